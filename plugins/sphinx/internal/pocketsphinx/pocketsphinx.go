@@ -1,0 +1,316 @@
+// Package pocketsphinx is a small cgo binding to CMU PocketSphinx as Debian ships
+// it (libpocketsphinx 0.8+5prealpha, with sphinxbase). It exposes only what a
+// streaming transcriber needs: decoder set-up, utterance control, raw audio input,
+// voice-activity state, hypotheses and word segments.
+//
+// A Decoder is not safe for concurrent use by the C library's design; the Go type
+// serialises calls with a mutex so that Close racing with a call can never touch
+// freed memory, but callers should still drive one decoder from one goroutine.
+package pocketsphinx
+
+/*
+#cgo pkg-config: pocketsphinx sphinxbase
+#include <stdlib.h>
+#include <pocketsphinx.h>
+#include <sphinxbase/err.h>
+#include <sphinxbase/cmd_ln.h>
+#include <sphinxbase/logmath.h>
+
+// parse_args wraps cmd_ln_parse_r: the variadic cmd_ln_init cannot be called
+// from cgo.
+static cmd_ln_t *parse_args(int argc, char **argv) {
+	return cmd_ln_parse_r(NULL, ps_args(), argc, argv, TRUE);
+}
+
+static void quiet_logs(void) {
+	err_set_logfp(NULL);
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// ErrClosed is returned by calls on a closed Decoder.
+var ErrClosed = errors.New("pocketsphinx: decoder closed")
+
+var quietOnce sync.Once
+
+// QuietLogs turns off PocketSphinx's own logging to stderr (it logs every
+// utterance verbosely). Errors are still reported to callers as Go errors.
+func QuietLogs() { quietOnce.Do(func() { C.quiet_logs() }) }
+
+// cArgs converts a Go argument list to a C argv; free releases it.
+func cArgs(args []string) (argv **C.char, free func()) {
+	n := len(args)
+	ptrs := C.malloc(C.size_t(n+1) * C.size_t(unsafe.Sizeof(uintptr(0))))
+	arr := unsafe.Slice((**C.char)(ptrs), n+1)
+	for i, a := range args {
+		arr[i] = C.CString(a)
+	}
+	arr[n] = nil
+	return (**C.char)(ptrs), func() {
+		for i := 0; i < n; i++ {
+			C.free(unsafe.Pointer(arr[i]))
+		}
+		C.free(ptrs)
+	}
+}
+
+// CheckArgs parses args ("-name", "value", …) against PocketSphinx's argument
+// definitions without loading any model, so configuration mistakes can be
+// reported before a decoder is built.
+func CheckArgs(args []string) error {
+	if len(args)%2 != 0 {
+		return fmt.Errorf("pocketsphinx: odd number of arguments")
+	}
+	argv, free := cArgs(args)
+	defer free()
+	cfg := C.parse_args(C.int(len(args)), argv)
+	if cfg == nil {
+		return fmt.Errorf("pocketsphinx: invalid arguments %q", args)
+	}
+	C.cmd_ln_free_r(cfg)
+	return nil
+}
+
+// Decoder is one PocketSphinx decoder.
+type Decoder struct {
+	mu    sync.Mutex
+	ps    *C.ps_decoder_t
+	lmath *C.logmath_t
+	frate int
+}
+
+// New builds a decoder from command-line style arguments, for example
+// {"-hmm", dir, "-lm", file, "-dict", file}. It takes a few hundred
+// milliseconds and about 90 MB.
+func New(args []string) (*Decoder, error) {
+	if len(args)%2 != 0 {
+		return nil, fmt.Errorf("pocketsphinx: odd number of arguments")
+	}
+	argv, free := cArgs(args)
+	defer free()
+	cfg := C.parse_args(C.int(len(args)), argv)
+	if cfg == nil {
+		return nil, fmt.Errorf("pocketsphinx: invalid arguments %q", args)
+	}
+	ps := C.ps_init(cfg)
+	// ps_init retains the config when it succeeds; drop our reference either way.
+	C.cmd_ln_free_r(cfg)
+	if ps == nil {
+		return nil, fmt.Errorf("pocketsphinx: ps_init failed (check the model, dictionary and language model paths)")
+	}
+	d := &Decoder{ps: ps, lmath: C.ps_get_logmath(ps), frate: 100}
+	fr := C.CString("-frate")
+	defer C.free(unsafe.Pointer(fr))
+	if v := int(C.cmd_ln_int_r(C.ps_get_config(ps), fr)); v > 0 {
+		d.frate = v
+	}
+	return d, nil
+}
+
+// FrameRate is the number of feature frames per second (100 with the default model).
+func (d *Decoder) FrameRate() int { return d.frate }
+
+// Close frees the decoder. It is idempotent.
+func (d *Decoder) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps != nil {
+		C.ps_free(d.ps)
+		d.ps = nil
+		d.lmath = nil
+	}
+}
+
+// StartStream tells the decoder a new, unrelated audio stream begins: it resets
+// the sample counter that word times count from and the noise statistics of the
+// voice-activity detector. Cepstral mean normalisation keeps its estimate.
+func (d *Decoder) StartStream() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return ErrClosed
+	}
+	if C.ps_start_stream(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_start_stream failed")
+	}
+	return nil
+}
+
+// StartUtt starts an utterance.
+func (d *Decoder) StartUtt() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return ErrClosed
+	}
+	if C.ps_start_utt(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_start_utt failed")
+	}
+	return nil
+}
+
+// EndUtt ends the utterance; with -fwdflat this runs the second pass.
+func (d *Decoder) EndUtt() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return ErrClosed
+	}
+	if C.ps_end_utt(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_end_utt failed")
+	}
+	return nil
+}
+
+// ProcessRaw feeds s16 mono samples at the model's rate.
+func (d *Decoder) ProcessRaw(samples []int16) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return ErrClosed
+	}
+	if C.ps_process_raw(d.ps, (*C.int16)(unsafe.Pointer(&samples[0])), C.size_t(len(samples)), C.FALSE, C.FALSE) < 0 {
+		return errors.New("pocketsphinx: ps_process_raw failed")
+	}
+	return nil
+}
+
+// InSpeech reports the voice-activity detector's state after the last input.
+func (d *Decoder) InSpeech() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return false
+	}
+	return C.ps_get_in_speech(d.ps) != 0
+}
+
+// Frames is the number of frames searched in the current utterance.
+func (d *Decoder) Frames() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return 0
+	}
+	return int(C.ps_get_n_frames(d.ps))
+}
+
+// Hyp returns the current best hypothesis (during or after an utterance).
+func (d *Decoder) Hyp() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return ""
+	}
+	var score C.int32
+	h := C.ps_get_hyp(d.ps, &score)
+	if h == nil {
+		return ""
+	}
+	return C.GoString(h)
+}
+
+// Prob returns the posterior probability (0..1) of the hypothesis. PocketSphinx
+// only computes it after an utterance decoded with -bestpath yes; otherwise ok
+// is false.
+func (d *Decoder) Prob() (p float64, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return 0, false
+	}
+	lp := C.ps_get_prob(d.ps)
+	if lp == 0 {
+		// 0 is "no estimate" in this version (and log 1, which a lattice
+		// posterior never reaches exactly).
+		return 0, false
+	}
+	return float64(C.logmath_exp(d.lmath, C.int(lp))), true
+}
+
+// Segment is one word (or filler) of a hypothesis.
+type Segment struct {
+	Word string
+	// StartFrame and EndFrame count frames since StartStream, inclusive.
+	StartFrame, EndFrame int
+	// Posterior is the word's posterior probability 0..1 when a lattice was
+	// searched (-bestpath yes after the utterance), else 1.
+	Posterior float64
+	// Acoustic and LM scores (log base of the decoder's logmath; negative).
+	AcousticScore, LMScore int32
+}
+
+// Segments returns the words of the current best hypothesis with their frames.
+func (d *Decoder) Segments() []Segment {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return nil
+	}
+	var out []Segment
+	for it := C.ps_seg_iter(d.ps); it != nil; it = C.ps_seg_next(it) {
+		var sf, ef C.int
+		var ascr, lscr, lback C.int32
+		C.ps_seg_frames(it, &sf, &ef)
+		prob := C.ps_seg_prob(it, &ascr, &lscr, &lback)
+		out = append(out, Segment{
+			Word:          C.GoString(C.ps_seg_word(it)),
+			StartFrame:    int(sf),
+			EndFrame:      int(ef),
+			Posterior:     float64(C.logmath_exp(d.lmath, C.int(prob))),
+			AcousticScore: int32(ascr),
+			LMScore:       int32(lscr),
+		})
+	}
+	return out
+}
+
+// LookupWord returns the pronunciation of word in the decoder's dictionary.
+func (d *Decoder) LookupWord(word string) (phones string, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return "", false
+	}
+	w := C.CString(word)
+	defer C.free(unsafe.Pointer(w))
+	p := C.ps_lookup_word(d.ps, w)
+	if p == nil {
+		return "", false
+	}
+	defer C.free(unsafe.Pointer(p))
+	return C.GoString(p), true
+}
+
+// AddWord adds a word with its pronunciation (space-separated phones of the
+// acoustic model) to the dictionary and the language model. update must be true
+// on the last of a batch of additions.
+func (d *Decoder) AddWord(word, phones string, update bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return ErrClosed
+	}
+	w := C.CString(word)
+	defer C.free(unsafe.Pointer(w))
+	p := C.CString(phones)
+	defer C.free(unsafe.Pointer(p))
+	u := C.int(C.FALSE)
+	if update {
+		u = C.TRUE
+	}
+	if C.ps_add_word(d.ps, w, p, u) < 0 {
+		return fmt.Errorf("pocketsphinx: cannot add word %q /%s/ (unknown phone?)", word, phones)
+	}
+	return nil
+}
