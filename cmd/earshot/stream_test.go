@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+	"time"
+)
+
+func wavBytes(rate, channels, bits, frames int) []byte {
+	var b bytes.Buffer
+	dataLen := frames * channels * bits / 8
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, uint32(36+dataLen))
+	b.WriteString("WAVEfmt ")
+	binary.Write(&b, binary.LittleEndian, uint32(16))
+	binary.Write(&b, binary.LittleEndian, uint16(1))
+	binary.Write(&b, binary.LittleEndian, uint16(channels))
+	binary.Write(&b, binary.LittleEndian, uint32(rate))
+	binary.Write(&b, binary.LittleEndian, uint32(rate*channels*bits/8))
+	binary.Write(&b, binary.LittleEndian, uint16(channels*bits/8))
+	binary.Write(&b, binary.LittleEndian, uint16(bits))
+	b.WriteString("data")
+	binary.Write(&b, binary.LittleEndian, uint32(dataLen))
+	b.Write(make([]byte, dataLen))
+	return b.Bytes()
+}
+
+func TestPaceWAV(t *testing.T) {
+	data := wavBytes(16000, 1, 16, 16000) // one second
+	chunks, err := paceChunks(data, streamOptions{format: "wav", chunk: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chunks) != 10 {
+		t.Fatalf("got %d chunks, want 10", len(chunks))
+	}
+	if got := chunks[len(chunks)-1].at; got != time.Second {
+		t.Errorf("last chunk at %v, want 1s", got)
+	}
+	var joined []byte
+	for i, c := range chunks {
+		if i > 0 && c.at <= chunks[i-1].at {
+			t.Fatalf("chunk %d not after chunk %d", i, i-1)
+		}
+		joined = append(joined, c.data...)
+	}
+	if !bytes.Equal(joined, data) {
+		t.Fatal("chunks do not reassemble the file")
+	}
+	if len(chunks[0].data) != 44+3200 {
+		t.Errorf("first chunk carries %d bytes, want header + 100ms", len(chunks[0].data))
+	}
+}
+
+func TestWAVInfoErrors(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"empty":     nil,
+		"not riff":  []byte("RIFX0000WAVEfmt "),
+		"no data":   wavBytes(16000, 1, 16, 0)[:36],
+		"truncated": []byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01"),
+	} {
+		if _, _, _, _, err := wavInfo(b); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func oggPage(granule int64, payload []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("OggS")
+	b.WriteByte(0)
+	b.WriteByte(0)
+	binary.Write(&b, binary.LittleEndian, granule)
+	b.Write(make([]byte, 12)) // serial, sequence, crc (not checked by the pacer)
+	b.WriteByte(1)
+	b.WriteByte(byte(len(payload)))
+	b.Write(payload)
+	return b.Bytes()
+}
+
+func TestPaceOgg(t *testing.T) {
+	data := append(oggPage(0, []byte("OpusHead")), oggPage(48000, []byte("audio"))...)
+	data = append(data, oggPage(96000, []byte("more"))...)
+	chunks, err := paceChunks(data, streamOptions{format: "ogg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{0, time.Second, 2 * time.Second}
+	if len(chunks) != len(want) {
+		t.Fatalf("got %d pages, want %d", len(chunks), len(want))
+	}
+	for i, c := range chunks {
+		if c.at != want[i] {
+			t.Errorf("page %d at %v, want %v", i, c.at, want[i])
+		}
+	}
+	if _, err := paceChunks(data[:len(data)-2], streamOptions{format: "ogg"}); err == nil {
+		t.Error("truncated page accepted")
+	}
+}
+
+func TestFormatFromName(t *testing.T) {
+	for name, want := range map[string]string{"a.wav": "wav", "a.WEBM": "webm", "a.opus": "ogg", "a.ogg": "ogg", "a.raw": "pcm16", "a.f32": "f32"} {
+		if got := formatFromName(name); got != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+}
