@@ -16,7 +16,10 @@ type peer struct {
 	m     *Manager
 	key   peerKey
 	owner Owner
-	pc    *pion.PeerConnection
+	// startMu is held while the offer is answered; pc and started are set under it.
+	startMu sync.Mutex
+	pc      *pion.PeerConnection
+	started bool
 
 	ctx    context.Context // the peer's lifecycle; cancelled by close
 	cancel context.CancelFunc
@@ -76,6 +79,7 @@ func (p *peer) start(ctx context.Context, offerSDP string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
+	p.started = true
 	return answer.SDP, nil
 }
 

@@ -167,10 +167,14 @@ func (m *Manager) Offer(ctx context.Context, o Owner, offerSDP string) (string, 
 		return "", protocol.Errorf(CodeTooManyPeers, "the server has reached its limit of %d peer connections", m.opts.MaxPeers)
 	}
 	p := &peer{m: m, key: key, owner: o, done: make(chan struct{})}
-	m.peers[key] = p // reserve the slot while the answer is built
+	// Reserve the slot while the answer is built; candidates that arrive meanwhile
+	// wait on startMu.
+	p.startMu.Lock()
+	m.peers[key] = p
 	m.mu.Unlock()
 
 	answer, err := p.start(ctx, offerSDP)
+	p.startMu.Unlock()
 	if err != nil {
 		p.close()
 		return "", err
@@ -188,7 +192,13 @@ func (m *Manager) AddCandidate(_ context.Context, o Owner, c protocol.ICECandida
 	if c.Candidate == "" {
 		return nil // end-of-candidates
 	}
-	if err := p.pc.AddICECandidate(init); err != nil {
+	p.startMu.Lock() // the offer this candidate belongs to may still be in progress
+	pc, started := p.pc, p.started
+	p.startMu.Unlock()
+	if !started {
+		return protocol.Errorf(CodeNoPeer, "no peer connection in session %s", o.SessionID)
+	}
+	if err := pc.AddICECandidate(init); err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "invalid ICE candidate: %v", err)
 	}
 	return nil

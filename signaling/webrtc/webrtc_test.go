@@ -170,18 +170,26 @@ func TestAudioTrackReachesStream(t *testing.T) {
 
 	b := newBrowser(t, true)
 	ctx := context.Background()
-	// Trickle ICE both ways.
+	// Trickle ICE both ways. Like a browser client, send candidates only once the
+	// offer has been sent (they queue until then).
+	offerSent := make(chan struct{})
+	var trickle sync.WaitGroup
 	b.pc.OnICECandidate(func(c *pion.ICECandidate) {
 		if c == nil {
 			return
 		}
+		trickle.Add(1)
+		defer trickle.Done()
+		<-offerSent
 		j := c.ToJSON()
 		if err := m.AddCandidate(ctx, owner, protocol.ICECandidate{Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex}); err != nil {
 			t.Errorf("AddCandidate: %v", err)
 		}
 	})
+	defer trickle.Wait()
 	offer := b.offer(t)
 	answer, err := m.Offer(ctx, owner, offer)
+	close(offerSent)
 	if err != nil {
 		t.Fatalf("Offer: %v", err)
 	}
@@ -333,13 +341,16 @@ func TestOpenFailureIsReported(t *testing.T) {
 	owner := Owner{ConnID: "c1", SessionID: "s1", UserID: "u", Emit: ev.emit}
 	b := newBrowser(t, true)
 	ctx := context.Background()
+	offerSent := make(chan struct{})
 	b.pc.OnICECandidate(func(c *pion.ICECandidate) {
 		if c != nil {
+			<-offerSent
 			j := c.ToJSON()
 			_ = m.AddCandidate(ctx, owner, protocol.ICECandidate{Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex})
 		}
 	})
 	answer, err := m.Offer(ctx, owner, b.offer(t))
+	close(offerSent)
 	if err != nil {
 		t.Fatal(err)
 	}
