@@ -1,0 +1,455 @@
+package signaling
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"golang.org/x/time/rate"
+
+	"github.com/earshot-dev/earshot/signaling/protocol"
+)
+
+// maxAsyncPerConn bounds a connection's concurrent long calls (audio:stop drains,
+// transcription clips, WebRTC offers).
+const maxAsyncPerConn = 4
+
+var wireFormats = []string{protocol.FormatWebM, protocol.FormatOgg, protocol.FormatPCM16, protocol.FormatF32, protocol.FormatWAV}
+
+// asProtocolError keeps a component's coded error and hides any other behind INTERNAL.
+func (s *Server) asProtocolError(err error, sessionID, what string) *protocol.Error {
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		out := *perr
+		if out.SessionID == "" {
+			out.SessionID = sessionID
+		}
+		return &out
+	}
+	s.log.Error(what+" failed", "session", sessionID, "error", err)
+	return &protocol.Error{Code: protocol.CodeInternal, Message: what + " failed", SessionID: sessionID}
+}
+
+// audioSession checks what every audio event needs: membership, a pipeline runtime,
+// a session that has not ended.
+func (s *Server) audioSession(c *conn, id string) (*session, Media, *protocol.Error) {
+	sess, perr := c.joined(id)
+	if perr != nil {
+		return nil, nil, perr
+	}
+	media := s.getMedia()
+	if media == nil {
+		return nil, nil, &protocol.Error{Code: protocol.CodePipelineUnavailable, Message: "no pipeline runtime is configured", SessionID: id}
+	}
+	if sess.getStatus() == protocol.StatusEnded {
+		return nil, nil, &protocol.Error{Code: protocol.CodeSessionEnded, Message: "session has ended", SessionID: id}
+	}
+	return sess, media, nil
+}
+
+func (c *conn) streamSpec(sess *session, format string, sampleRate, channels int) protocol.StreamSpec {
+	return protocol.StreamSpec{SessionID: sess.id, UserID: c.userID(), UserName: c.claims.Name, Role: c.claims.Role,
+		Pipeline: sess.pipeline, Format: format, SampleRate: sampleRate, Channels: channels, Source: "websocket"}
+}
+
+func checkFormat(id, format string, sampleRate, channels int) *protocol.Error {
+	if !slices.Contains(wireFormats, format) {
+		return &protocol.Error{Code: protocol.CodeUnsupportedFormat, SessionID: id,
+			Message: "format must be one of webm, ogg, pcm16, f32, wav"}
+	}
+	if (format == protocol.FormatPCM16 || format == protocol.FormatF32) && (sampleRate <= 0 || channels <= 0) {
+		return &protocol.Error{Code: protocol.CodeBadRequest, SessionID: id, Message: format + " needs sampleRate and channels"}
+	}
+	if sampleRate < 0 || sampleRate > 384000 || channels < 0 || channels > 8 {
+		return &protocol.Error{Code: protocol.CodeBadRequest, SessionID: id, Message: "sampleRate or channels out of range"}
+	}
+	return nil
+}
+
+// openStream opens c's stream in sess through the runtime.
+func (s *Server) openStream(c *conn, sess *session, media Media, spec protocol.StreamSpec) (*streamState, *protocol.Error) {
+	c.mu.Lock()
+	_, exists := c.streams[sess.id]
+	c.mu.Unlock()
+	if exists {
+		return nil, &protocol.Error{Code: protocol.CodeStreamExists, Message: "a stream is already open in this session; send audio:stop first", SessionID: sess.id}
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, s.opts.CallTimeout)
+	defer cancel()
+	ms, err := media.OpenStream(ctx, spec)
+	if err != nil {
+		return nil, s.asProtocolError(err, sess.id, "open stream")
+	}
+	burst := max(2*s.opts.AudioBytesPerSecond, int(s.opts.MaxMessageSize))
+	st := &streamState{sessionID: sess.id, ms: ms, lim: rate.NewLimiter(rate.Limit(s.opts.AudioBytesPerSecond), burst)}
+	c.mu.Lock()
+	if c.streams == nil {
+		c.streams = make(map[string]*streamState, 1)
+	}
+	c.streams[sess.id] = st
+	c.mu.Unlock()
+	return st, nil
+}
+
+// write hands one chunk to a stream after the per-stream byte-rate limit.
+func (s *Server) write(c *conn, st *streamState, audio []byte) *protocol.Error {
+	if len(audio) == 0 {
+		return &protocol.Error{Code: protocol.CodeInvalidAudio, Message: "empty audio chunk", SessionID: st.sessionID}
+	}
+	if !st.lim.AllowN(timeNow(), len(audio)) {
+		return &protocol.Error{Code: protocol.CodeRateLimited, SessionID: st.sessionID,
+			Message: "audio faster than the per-stream limit; chunk dropped"}
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, s.opts.CallTimeout)
+	defer cancel()
+	if err := st.ms.Write(ctx, audio); err != nil {
+		return s.asProtocolError(err, st.sessionID, "write audio")
+	}
+	return nil
+}
+
+func handleAudioStart(s *Server, c *conn, req *request) {
+	var p protocol.AudioStart
+	if perr := decodeData(req, &p); perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	sess, media, perr := s.audioSession(c, p.SessionID)
+	if perr == nil {
+		perr = checkFormat(p.SessionID, p.Format, p.SampleRate, p.Channels)
+	}
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	st, perr := s.openStream(c, sess, media, c.streamSpec(sess, p.Format, p.SampleRate, p.Channels))
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	c.mu.Lock()
+	c.binTarget = st
+	c.mu.Unlock()
+	c.ok(req, protocol.EventAudioStarted, protocol.AudioStarted{SessionID: p.SessionID, StreamID: st.ms.ID()})
+}
+
+// handleBinary feeds a native binary frame to the stream opened last by audio:start.
+func (s *Server) handleBinary(c *conn, data []byte) {
+	req := &request{Event: protocol.EventAudioStream}
+	s.events.add(timeNow())
+	s.m.eventIn("binary", true)
+	if !c.admit(req) {
+		return
+	}
+	c.mu.Lock()
+	st := c.binTarget
+	c.mu.Unlock()
+	if st == nil {
+		c.fail(req, protocol.Errorf(protocol.CodeNoStream, "binary audio needs an open stream: send audio:start first"))
+		return
+	}
+	if perr := s.write(c, st, data); perr != nil {
+		c.fail(req, perr)
+	}
+}
+
+// audioStreamPayload is audio:stream with audioData either base64 (a JSON string) or
+// a Socket.IO binary attachment placeholder.
+type audioStreamPayload struct {
+	SessionID  string          `json:"sessionId"`
+	AudioData  json.RawMessage `json:"audioData"`
+	Format     string          `json:"format"`
+	SampleRate int             `json:"sampleRate"`
+	Channels   int             `json:"channels"`
+	Sequence   *int64          `json:"sequence"`
+	RequestID  string          `json:"requestId"`
+}
+
+// audioBytes resolves audioData: a base64 string or {"_placeholder":true,"num":N}.
+func audioBytes(raw json.RawMessage, atts [][]byte, id string) ([]byte, *protocol.Error) {
+	bad := func(msg string) *protocol.Error {
+		return &protocol.Error{Code: protocol.CodeBadRequest, Message: msg, SessionID: id}
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, bad("audioData is required")
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, bad("audioData must be base64")
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			if b, err = base64.RawStdEncoding.DecodeString(s); err != nil {
+				return nil, &protocol.Error{Code: protocol.CodeInvalidAudio, Message: "audioData is not valid base64", SessionID: id}
+			}
+		}
+		return b, nil
+	case '{':
+		var ph struct {
+			Placeholder bool `json:"_placeholder"`
+			Num         *int `json:"num"`
+		}
+		if json.Unmarshal(raw, &ph) != nil || !ph.Placeholder || ph.Num == nil || *ph.Num < 0 || *ph.Num >= len(atts) {
+			return nil, bad("audioData must be base64 or a binary attachment")
+		}
+		return atts[*ph.Num], nil
+	default:
+		return nil, bad("audioData must be base64 or a binary attachment")
+	}
+}
+
+// handleAudioStream writes one chunk; the first chunk of a session opens the
+// connection's stream there with the chunk's format.
+func handleAudioStream(s *Server, c *conn, req *request) {
+	var p audioStreamPayload
+	if perr := decodeData(req, &p); perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	sess, media, perr := s.audioSession(c, p.SessionID)
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	audio, perr := audioBytes(p.AudioData, req.Attachments, p.SessionID)
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	c.mu.Lock()
+	st := c.streams[p.SessionID]
+	c.mu.Unlock()
+	if st == nil {
+		if perr := checkFormat(p.SessionID, p.Format, p.SampleRate, p.Channels); perr != nil {
+			c.fail(req, perr)
+			return
+		}
+		if st, perr = s.openStream(c, sess, media, c.streamSpec(sess, p.Format, p.SampleRate, p.Channels)); perr != nil {
+			c.fail(req, perr)
+			return
+		}
+	}
+	if perr := s.write(c, st, audio); perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	c.ok(req, "", nil)
+}
+
+func handleAudioFinalize(s *Server, c *conn, req *request) {
+	id, _, perr := sessionRef(c, req)
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	c.mu.Lock()
+	st := c.streams[id]
+	c.mu.Unlock()
+	if st == nil {
+		c.fail(req, &protocol.Error{Code: protocol.CodeNoStream, Message: "no open stream in this session", SessionID: id})
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, s.opts.CallTimeout)
+	defer cancel()
+	if err := st.ms.Finalize(ctx); err != nil {
+		c.fail(req, s.asProtocolError(err, id, "finalize"))
+		return
+	}
+	c.ok(req, "", nil)
+}
+
+// handleAudioStop drains the stream on a goroutine of the connection and acks once
+// every pending final was published. Binary frames sent after it get NO_STREAM.
+func handleAudioStop(s *Server, c *conn, req *request) {
+	id, _, perr := sessionRef(c, req)
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	st := c.takeStream(id)
+	if st == nil {
+		c.fail(req, &protocol.Error{Code: protocol.CodeNoStream, Message: "no open stream in this session", SessionID: id})
+		return
+	}
+	r := *req
+	r.Data = nil
+	started := c.goAsync(maxAsyncPerConn, func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.DrainTimeout)
+		defer cancel()
+		if err := st.ms.Stop(ctx); err != nil {
+			c.fail(&r, s.asProtocolError(err, id, "stop stream"))
+			return
+		}
+		c.ok(&r, "", nil)
+	})
+	if !started {
+		// Too many calls in flight: drain inline rather than leak the stream.
+		ctx, cancel := context.WithTimeout(c.ctx, s.opts.DrainTimeout)
+		defer cancel()
+		if err := st.ms.Stop(ctx); err != nil {
+			c.fail(req, s.asProtocolError(err, id, "stop stream"))
+			return
+		}
+		c.ok(req, "", nil)
+	}
+}
+
+// takeStream removes c's stream in a session (and the binary target when it is that
+// stream).
+func (c *conn) takeStream(id string) *streamState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.streams[id]
+	if st == nil {
+		return nil
+	}
+	delete(c.streams, id)
+	if c.binTarget == st {
+		c.binTarget = nil
+	}
+	return st
+}
+
+// stopStreams drains c's stream in a session it is leaving or has lost.
+func (c *conn) stopStreams(id string) {
+	st := c.takeStream(id)
+	if st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.CallTimeout)
+	defer cancel()
+	if err := st.ms.Stop(ctx); err != nil {
+		c.s.log.Debug("stop stream on leave", "conn", c.id, "session", id, "error", err)
+	}
+}
+
+func handleTranscriptionRequest(s *Server, c *conn, req *request) {
+	var p audioStreamPayload
+	if perr := decodeData(req, &p); perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	sess, media, perr := s.audioSession(c, p.SessionID)
+	if perr == nil {
+		perr = checkFormat(p.SessionID, p.Format, p.SampleRate, p.Channels)
+	}
+	var audio []byte
+	if perr == nil {
+		audio, perr = audioBytes(p.AudioData, req.Attachments, p.SessionID)
+	}
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	spec := c.streamSpec(sess, p.Format, p.SampleRate, p.Channels)
+	r := *req
+	r.Data, r.Attachments = nil, nil
+	started := c.goAsync(maxAsyncPerConn, func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.DrainTimeout)
+		defer cancel()
+		if err := media.TranscribeClip(ctx, spec, audio, p.RequestID); err != nil {
+			c.fail(&r, s.asProtocolError(err, p.SessionID, "transcribe clip"))
+			return
+		}
+		c.ok(&r, "", nil)
+	})
+	if !started {
+		c.fail(req, &protocol.Error{Code: protocol.CodeRateLimited, Message: "too many requests in flight on this connection", SessionID: p.SessionID})
+	}
+}
+
+// --- WebRTC -----------------------------------------------------------------
+
+func (c *conn) peerOwner(sessionID, pipeline string) PeerOwner {
+	return PeerOwner{ConnID: c.id, SessionID: sessionID, UserID: c.userID(), UserName: c.claims.Name,
+		Role: c.claims.Role, Pipeline: pipeline, Emit: c.emit}
+}
+
+func (s *Server) webrtcSession(c *conn, id string) (*session, Peers, *protocol.Error) {
+	sess, perr := c.joined(id)
+	if perr != nil {
+		return nil, nil, perr
+	}
+	p := s.getPeers()
+	if p == nil {
+		return nil, nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "WebRTC is disabled on this server", SessionID: id}
+	}
+	return sess, p, nil
+}
+
+func handleWebRTCOffer(s *Server, c *conn, req *request) {
+	var p protocol.WebRTCOffer
+	if perr := decodeData(req, &p); perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	sess, peers, perr := s.webrtcSession(c, p.SessionID)
+	if perr == nil && p.SDP == "" {
+		perr = &protocol.Error{Code: protocol.CodeBadRequest, Message: "sdp is required", SessionID: p.SessionID}
+	}
+	if perr == nil && sess.getStatus() == protocol.StatusEnded {
+		perr = &protocol.Error{Code: protocol.CodeSessionEnded, Message: "session has ended", SessionID: p.SessionID}
+	}
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	owner := c.peerOwner(p.SessionID, sess.pipeline)
+	r := *req
+	r.Data = nil
+	started := c.goAsync(maxAsyncPerConn, func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+		defer cancel()
+		answer, err := peers.Offer(ctx, owner, p.SDP)
+		if err != nil {
+			c.fail(&r, s.asProtocolError(err, p.SessionID, "webrtc offer"))
+			return
+		}
+		c.ok(&r, protocol.EventWebRTCAnswer, protocol.WebRTCOffer{SessionID: p.SessionID, SDP: answer})
+	})
+	if !started {
+		c.fail(req, &protocol.Error{Code: protocol.CodeRateLimited, Message: "too many requests in flight on this connection", SessionID: p.SessionID})
+	}
+}
+
+func handleWebRTCCandidate(s *Server, c *conn, req *request) {
+	var p protocol.WebRTCCandidate
+	if perr := decodeData(req, &p); perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	sess, peers, perr := s.webrtcSession(c, p.SessionID)
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, s.opts.CallTimeout)
+	defer cancel()
+	if err := peers.AddCandidate(ctx, c.peerOwner(p.SessionID, sess.pipeline), p.Candidate); err != nil {
+		c.fail(req, s.asProtocolError(err, p.SessionID, "webrtc candidate"))
+		return
+	}
+	c.ok(req, "", nil)
+}
+
+func handleWebRTCClose(s *Server, c *conn, req *request) {
+	id, _, perr := sessionRef(c, req)
+	var peers Peers
+	var sess *session
+	if perr == nil {
+		sess, peers, perr = s.webrtcSession(c, id)
+	}
+	if perr != nil {
+		c.fail(req, perr)
+		return
+	}
+	if err := peers.Close(c.peerOwner(id, sess.pipeline)); err != nil {
+		c.fail(req, s.asProtocolError(err, id, "webrtc close"))
+		return
+	}
+	c.ok(req, "", nil)
+}

@@ -1,0 +1,352 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/earshot-dev/earshot/signaling/protocol"
+)
+
+// Message is one session event on the Bus.
+type Message struct {
+	SessionID string
+	Event     string
+	Payload   json.RawMessage
+	// Roles limits delivery to members with these roles; nil means every member.
+	Roles []string
+	// ExceptUserID skips that user's connections ("s→others").
+	ExceptUserID string
+	// OnlyUserID delivers to that user's connections only.
+	OnlyUserID string
+}
+
+// Bus carries session events to every node that has members of the session. The
+// in-memory bus (one node) delivers synchronously; a broker-backed bus (NATS)
+// publishes to a subject per session and calls deliver for messages it receives.
+type Bus interface {
+	Publish(ctx context.Context, m Message) error
+	// Subscribe registers the node's delivery function; stop ends the subscription.
+	Subscribe(deliver func(Message)) (stop func(), err error)
+}
+
+// MemoryBus is the single-node Bus.
+type MemoryBus struct {
+	mu      sync.RWMutex
+	deliver []func(Message)
+}
+
+// NewMemoryBus returns an empty in-memory bus.
+func NewMemoryBus() *MemoryBus { return &MemoryBus{} }
+
+// Publish delivers m to every subscriber before returning.
+func (b *MemoryBus) Publish(_ context.Context, m Message) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, d := range b.deliver {
+		d(m)
+	}
+	return nil
+}
+
+// Subscribe adds a delivery function.
+func (b *MemoryBus) Subscribe(deliver func(Message)) (func(), error) {
+	b.mu.Lock()
+	b.deliver = append(b.deliver, deliver)
+	i := len(b.deliver) - 1
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		b.deliver[i] = func(Message) {}
+		b.mu.Unlock()
+	}, nil
+}
+
+// registry holds this node's sessions.
+type registry struct {
+	mu       sync.RWMutex
+	sessions map[string]*session
+}
+
+func newRegistry() *registry { return &registry{sessions: make(map[string]*session)} }
+
+// session is a room. Its members are connections; users counts distinct users.
+type session struct {
+	id       string
+	pipeline string
+
+	mu         sync.RWMutex
+	status     string
+	conns      map[*conn]struct{}
+	users      map[string]*member
+	emptySince time.Time
+}
+
+type member struct {
+	user  protocol.User
+	conns int
+}
+
+func (r *registry) get(id string) *session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.sessions[id]
+}
+
+func (r *registry) countByStatus() map[string]int {
+	out := map[string]int{}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, s := range r.sessions {
+		s.mu.RLock()
+		out[s.status]++
+		s.mu.RUnlock()
+	}
+	return out
+}
+
+// joinResult is what join tells the handler.
+type joinResult struct {
+	sess     *session
+	joined   protocol.SessionJoined
+	again    bool // the connection was already a member
+	newUser  bool // the user's first connection in the session
+	created  bool
+	failCode string
+	failMsg  string
+}
+
+// joinWith adds c to session id, creating it (status waiting, pipeline defPipeline)
+// if new. A non-empty pipeline must match the session's.
+func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, maxUsers int) joinResult {
+	var res joinResult
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.sessions[id]
+	if s == nil {
+		s = &session{id: id, pipeline: defPipeline, status: protocol.StatusWaiting,
+			conns: make(map[*conn]struct{}), users: make(map[string]*member)}
+		res.created = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res.sess = s
+	uid := c.userID()
+	switch _, isMember := s.conns[c]; {
+	case isMember:
+		res.again = true
+	case s.status == protocol.StatusEnded:
+		res.failCode, res.failMsg = protocol.CodeSessionEnded, "session has ended"
+	case pipeline != "" && pipeline != s.pipeline:
+		res.failCode, res.failMsg = protocol.CodeBadRequest, "session uses pipeline "+quote(s.pipeline)
+	case s.users[uid] == nil && len(s.users) >= maxUsers:
+		res.failCode, res.failMsg = protocol.CodeSessionFull, "session is full"
+	default:
+		m := s.users[uid]
+		if m == nil {
+			m = &member{user: c.user()}
+			s.users[uid] = m
+			res.newUser = true
+		}
+		m.conns++
+		s.conns[c] = struct{}{}
+	}
+	if res.failCode != "" {
+		return res
+	}
+	if res.created {
+		r.sessions[id] = s
+	}
+	res.joined = protocol.SessionJoined{SessionID: id, Status: s.status, Pipeline: s.pipeline, Users: s.userListLocked()}
+	return res
+}
+
+func quote(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return `"` + s + `"`
+}
+
+func (s *session) userListLocked() []protocol.User {
+	users := make([]protocol.User, 0, len(s.users))
+	for _, m := range s.users {
+		users = append(users, m.user)
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i].UserID < users[j].UserID })
+	return users
+}
+
+// remove takes c out of s; lastOfUser reports whether the user has no connection
+// left in the session.
+func (s *session) remove(c *conn) (wasMember, lastOfUser bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return false, false
+	}
+	delete(s.conns, c)
+	uid := c.userID()
+	if m := s.users[uid]; m != nil {
+		m.conns--
+		if m.conns <= 0 {
+			delete(s.users, uid)
+			lastOfUser = true
+		}
+	}
+	if len(s.conns) == 0 {
+		s.emptySince = time.Now()
+	}
+	return true, lastOfUser
+}
+
+func (s *session) getStatus() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.status
+}
+
+// setStatus moves the session to status; ended is final.
+func (s *session) setStatus(status string) (previous string, perr *protocol.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	previous = s.status
+	if previous == protocol.StatusEnded {
+		return previous, protocol.Errorf(protocol.CodeSessionEnded, "session has ended")
+	}
+	s.status = status
+	return previous, nil
+}
+
+// cleanupLoop removes sessions that stayed without connections for InactiveAfter.
+func (s *Server) cleanupLoop() {
+	defer s.bgWG.Done()
+	t := time.NewTicker(s.opts.CleanupInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.cleanup(now)
+		}
+	}
+}
+
+// cleanup removes the sessions that have been empty for InactiveAfter at now.
+func (s *Server) cleanup(now time.Time) []string {
+	var gone []string
+	s.reg.mu.Lock()
+	for id, sess := range s.reg.sessions {
+		sess.mu.RLock()
+		idle := len(sess.conns) == 0 && now.Sub(sess.emptySince) >= s.opts.InactiveAfter
+		sess.mu.RUnlock()
+		if idle {
+			delete(s.reg.sessions, id)
+			gone = append(gone, id)
+		}
+	}
+	n := len(s.reg.sessions)
+	s.reg.mu.Unlock()
+	s.m.sessions.Set(float64(n))
+	if media := s.getMedia(); media != nil {
+		for _, id := range gone {
+			media.CloseSession(id)
+		}
+	}
+	if len(gone) > 0 {
+		s.log.Debug("removed inactive sessions", "count", len(gone))
+	}
+	return gone
+}
+
+func (s *Server) sessionCount() int {
+	s.reg.mu.RLock()
+	defer s.reg.mu.RUnlock()
+	return len(s.reg.sessions)
+}
+
+// publish sends a session event through the bus.
+func (s *Server) publish(m Message) {
+	if err := s.bus.Publish(context.Background(), m); err != nil {
+		s.log.Error("bus publish failed", "session", m.SessionID, "event", m.Event, "error", err)
+	}
+}
+
+// Publish sends event to the members of a session (the pipeline's Publisher). roles
+// nil means every member; exceptUserID skips that user's connections.
+func (s *Server) Publish(sessionID, event string, payload any, roles []string, exceptUserID string) {
+	s.publish(Message{SessionID: sessionID, Event: event, Payload: mustJSON(payload), Roles: roles, ExceptUserID: exceptUserID})
+}
+
+// PublishToUser sends event to one user's connections in a session.
+func (s *Server) PublishToUser(sessionID, userID, event string, payload any) {
+	s.publish(Message{SessionID: sessionID, Event: event, Payload: mustJSON(payload), OnlyUserID: userID})
+}
+
+// deliver fans a bus message out to this node's members of its session. Each frame
+// is encoded once per framing; enqueueing never blocks.
+func (s *Server) deliver(m Message) {
+	sess := s.reg.get(m.SessionID)
+	if sess == nil {
+		return
+	}
+	var frames [numFramings][]byte
+	n := 0
+	sess.mu.RLock()
+	for c := range sess.conns {
+		uid := c.userID()
+		if (m.ExceptUserID != "" && uid == m.ExceptUserID) ||
+			(m.OnlyUserID != "" && uid != m.OnlyUserID) ||
+			(m.Roles != nil && !slices.Contains(m.Roles, c.claims.Role)) {
+			continue
+		}
+		k := c.fr.kind()
+		if frames[k] == nil {
+			frames[k] = c.fr.event(m.Event, m.Payload)
+		}
+		if c.enqueue(outItem{data: frames[k]}) {
+			n++
+		}
+	}
+	sess.mu.RUnlock()
+	s.m.eventOut(m.Event, n)
+}
+
+// leaveAll removes a lost connection from its sessions: user:disconnected to the
+// others when it was the user's last connection there, its streams drained, its peer
+// connections closed.
+func (s *Server) leaveAll(c *conn, reason string) {
+	c.mu.Lock()
+	sessions := c.sessions
+	c.sessions = nil
+	c.mu.Unlock()
+	for id, sess := range sessions {
+		s.detach(c, sess, id, func() {
+			s.publish(Message{SessionID: id, Event: protocol.EventUserDisconnected, ExceptUserID: c.userID(),
+				Payload: mustJSON(protocol.UserDisconnected{SessionID: id, UserID: c.userID(), Reason: reason})})
+		})
+	}
+}
+
+// detach is what leaving a session costs a connection, whether it left or was lost:
+// membership, streams, peer connection. announce runs when the user has no other
+// connection in the session.
+func (s *Server) detach(c *conn, sess *session, id string, announce func()) {
+	wasMember, last := sess.remove(c)
+	if !wasMember {
+		return
+	}
+	c.stopStreams(id)
+	if p := s.getPeers(); p != nil {
+		if err := p.Close(c.peerOwner(id, sess.pipeline)); err != nil {
+			s.log.Debug("close peer", "conn", c.id, "session", id, "error", err)
+		}
+	}
+	if last {
+		announce()
+	}
+}

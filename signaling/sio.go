@@ -1,0 +1,263 @@
+package signaling
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/earshot-dev/earshot/signaling/auth"
+	"github.com/earshot-dev/earshot/signaling/protocol"
+	"github.com/earshot-dev/earshot/signaling/socketio"
+)
+
+// Namespace is the Socket.IO namespace of the gateway.
+const Namespace = "/interview"
+
+// maxSIOAttachments bounds the binary attachments of one Socket.IO packet.
+const maxSIOAttachments = 8
+
+// sioFraming is the Socket.IO v5 framing of the event core, in namespace /interview.
+type sioFraming struct{}
+
+func (sioFraming) kind() framingKind { return framingSocketIO }
+
+func (sioFraming) event(name string, payload json.RawMessage) []byte {
+	return socketio.EventFrame(Namespace, name, nil, payload)
+}
+
+func (sioFraming) ack(id int64, data json.RawMessage, err *protocol.Error) []byte {
+	if err != nil {
+		data = mustJSON(struct {
+			Error *protocol.Error `json:"error"`
+		}{err})
+	}
+	return socketio.AckPacket(Namespace, uint64(id), data).Frame()
+}
+
+func sioConnectOK(sid string) []byte { return socketio.ConnectOK(Namespace, sid).Frame() }
+
+func sioConnectError(perr *protocol.Error) []byte {
+	p, err := socketio.ConnectErrorPacket(Namespace, perr.Message, map[string]string{"code": perr.Code})
+	if err != nil {
+		p, _ = socketio.ConnectErrorPacket(Namespace, "refused", nil)
+	}
+	return p.Frame()
+}
+
+func sioDisconnectPacket() []byte {
+	return socketio.Packet{Type: socketio.Disconnect, Namespace: Namespace}.Frame()
+}
+
+// serveSocketIO upgrades GET /socket.io/?EIO=4&transport=websocket. Polling is not
+// implemented: it is refused with Engine.IO's "Transport unknown".
+func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	refuse := func(code int) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write(socketio.HandshakeError(code))
+	}
+	switch {
+	case q.Get("EIO") != "4":
+		refuse(socketio.EngineErrUnsupportedVersion)
+		return
+	case q.Get("transport") != "websocket":
+		refuse(socketio.EngineErrTransportUnknown)
+		return
+	case q.Get("sid") != "":
+		refuse(socketio.EngineErrSessionIDUnknown)
+		return
+	case r.Method != http.MethodGet:
+		refuse(socketio.EngineErrBadHandshakeMethod)
+		return
+	}
+	ws := s.upgrade(w, r, "socketio")
+	if ws == nil {
+		return
+	}
+	token, _, hasToken := auth.TokenFromRequest(r)
+	c := s.newConn(ws, sioFraming{}, "socketio")
+	if !s.track(c) {
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseGoingAway, "server shutting down"), time.Now().Add(closeGrace))
+		_ = ws.Close()
+		return
+	}
+	go c.runSocketIO(token, hasToken)
+}
+
+func (c *conn) runSocketIO(token string, hasToken bool) {
+	defer c.teardown()
+	c.enqueue(outItem{data: socketio.OpenPacket(newID(), c.s.opts.PingInterval, c.s.opts.PongTimeout, int(c.s.opts.MaxMessageSize))})
+	if !c.sioConnect(token, hasToken) {
+		c.drain()
+		return
+	}
+	c.readSocketIO()
+}
+
+// sioConnect waits AuthTimeout for the CONNECT of /interview and authenticates with
+// the request's token or the CONNECT auth object.
+func (c *conn) sioConnect(token string, hasToken bool) bool {
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.opts.AuthTimeout))
+	for {
+		mt, b, err := c.ws.ReadMessage()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "no Socket.IO CONNECT within %s", c.s.opts.AuthTimeout))
+				return false
+			}
+			c.readEnded(err)
+			return false
+		}
+		if mt != websocket.TextMessage {
+			c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "connect to %s first", Namespace))
+			return false
+		}
+		typ, data, err := socketio.ParseEngine(b)
+		if err != nil {
+			c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "connect to %s first", Namespace))
+			return false
+		}
+		switch typ {
+		case socketio.EnginePong, socketio.EngineNoop:
+			continue
+		case socketio.EnginePing:
+			c.enqueue(outItem{data: []byte(socketio.PongFrame)})
+			continue
+		case socketio.EngineClose:
+			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
+			return false
+		case socketio.EngineMessage:
+		default:
+			c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "connect to %s first", Namespace))
+			return false
+		}
+		p, err := socketio.Decode(data)
+		if err != nil || p.Type != socketio.Connect {
+			c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "connect to %s first", Namespace))
+			return false
+		}
+		if p.Namespace != Namespace {
+			perr, _ := socketio.ConnectErrorPacket(p.Namespace, "Invalid namespace", nil)
+			c.enqueue(outItem{data: perr.Frame()})
+			continue
+		}
+		if !hasToken {
+			var ok bool
+			if token, ok = auth.TokenFromAuthPayload(p.Data); !ok {
+				c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "no token: pass auth:{token} or an Authorization header"))
+				return false
+			}
+		}
+		return c.authenticate(token, nil)
+	}
+}
+
+// readSocketIO is the authenticated read loop of the Socket.IO endpoint.
+func (c *conn) readSocketIO() {
+	asm := socketio.NewAssembler(maxSIOAttachments, int(c.s.opts.MaxMessageSize))
+	for {
+		mt, b, err := c.ws.ReadMessage()
+		if err != nil {
+			c.readEnded(err)
+			return
+		}
+		c.extendRead()
+		if c.isClosing() {
+			continue
+		}
+		if mt == websocket.BinaryMessage {
+			p, atts, done, err := asm.Add(b)
+			if err != nil {
+				c.sioBad(err)
+				continue
+			}
+			if done {
+				c.sioEvent(p, atts)
+			}
+			continue
+		}
+		typ, data, err := socketio.ParseEngine(b)
+		if err != nil {
+			c.sioBad(err)
+			continue
+		}
+		switch typ {
+		case socketio.EnginePong, socketio.EngineNoop:
+			continue
+		case socketio.EnginePing:
+			c.enqueue(outItem{data: []byte(socketio.PongFrame)})
+			continue
+		case socketio.EngineClose:
+			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
+			return
+		case socketio.EngineMessage:
+		default:
+			c.sioBad(errors.New("unexpected Engine.IO packet"))
+			continue
+		}
+		p, err := socketio.Decode(data)
+		if err != nil {
+			c.sioBad(err)
+			continue
+		}
+		if p.Namespace != Namespace {
+			if p.Type == socketio.Connect {
+				perr, _ := socketio.ConnectErrorPacket(p.Namespace, "Invalid namespace", nil)
+				c.enqueue(outItem{data: perr.Frame()})
+			}
+			continue
+		}
+		switch p.Type {
+		case socketio.Event:
+			c.sioEvent(p, nil)
+		case socketio.BinaryEvent:
+			p, atts, done, err := asm.Start(p)
+			if err != nil {
+				c.sioBad(err)
+			} else if done {
+				c.sioEvent(p, atts)
+			}
+		case socketio.Disconnect:
+			// The client left the only namespace: end the connection.
+			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
+			return
+		case socketio.Connect:
+			c.enqueue(outItem{data: sioConnectOK(c.id)}) // already connected
+		default:
+			// Acks from the client: the server asks for none.
+		}
+	}
+}
+
+// sioEvent turns an EVENT/BINARY_EVENT into a request for the event core.
+func (c *conn) sioEvent(p socketio.Packet, atts [][]byte) {
+	name, args, err := socketio.EventArgs(p.Data)
+	if err != nil {
+		c.sioBad(err)
+		return
+	}
+	req := request{Event: name, Attachments: atts}
+	if len(args) > 0 {
+		req.Data = args[0]
+	}
+	if p.ID != nil && *p.ID <= maxAckID {
+		req.ID, req.HasID = int64(*p.ID), true
+	}
+	c.s.dispatch(c, &req)
+}
+
+// sioBad answers a malformed packet with error BAD_REQUEST; the connection stays up.
+func (c *conn) sioBad(err error) {
+	c.s.m.eventIn("invalid", false)
+	req := &request{Event: protocol.EventError}
+	if !c.admit(req) {
+		return
+	}
+	c.fail(req, protocol.Errorf(protocol.CodeBadRequest, "malformed Socket.IO packet: %v", err))
+}
