@@ -132,12 +132,19 @@ type Auth struct {
 
 // UsesHMAC reports whether any HS* algorithm is accepted.
 func (a Auth) UsesHMAC() bool {
-	return slices.ContainsFunc(a.Algorithms, func(s string) bool { return strings.HasPrefix(s, "HS") })
+	return slices.ContainsFunc(a.Algorithms, isHMAC)
 }
 
-// UsesPublicKey reports whether any asymmetric algorithm is accepted.
+// UsesPublicKey reports whether any asymmetric algorithm (RS*, PS*, ES*, EdDSA) is
+// accepted.
 func (a Auth) UsesPublicKey() bool {
-	return slices.ContainsFunc(a.Algorithms, func(s string) bool { return !strings.HasPrefix(s, "HS") })
+	return slices.ContainsFunc(a.Algorithms, isAsymmetric)
+}
+
+func isHMAC(alg string) bool { return slices.Contains(Algorithms, alg) && strings.HasPrefix(alg, "HS") }
+
+func isAsymmetric(alg string) bool {
+	return slices.Contains(Algorithms, alg) && !strings.HasPrefix(alg, "HS")
 }
 
 // String renders Auth with the secret redacted, so that it can never leak into logs.
@@ -234,6 +241,18 @@ func (p Plugin) String() string {
 	}
 	sort.Strings(keys)
 	return fmt.Sprintf("{Name:%s Path:%q Args:%q EnvKeys:%v SHA256:%q}", p.Name, p.Path, p.Args, keys, p.SHA256)
+}
+
+// GoString is String for %#v.
+func (p Plugin) GoString() string { return "config.Plugin" + p.String() }
+
+// Format makes every verb go through String, which hides environment values.
+func (p Plugin) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		fmt.Fprint(f, p.GoString())
+		return
+	}
+	fmt.Fprint(f, p.String())
 }
 
 // Pipeline is a pipeline "<name>" block.

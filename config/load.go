@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -102,7 +104,27 @@ func (l Loader) parse(src []byte, filename, dir string) (*Config, hcl.Diagnostic
 	explainFunctionErrors(d.diags)
 	diags = append(diags, d.diags...)
 	diags = append(diags, c.validate()...)
+	sortDiagnostics(diags)
 	return c, diags
+}
+
+// sortDiagnostics puts diagnostics in source order, so that users read them top to
+// bottom and the output is the same on every run (HCL reports some from map walks).
+func sortDiagnostics(diags hcl.Diagnostics) {
+	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int {
+		switch {
+		case a.Subject == nil && b.Subject == nil:
+			return 0
+		case a.Subject == nil:
+			return -1
+		case b.Subject == nil:
+			return 1
+		}
+		if c := strings.Compare(a.Subject.Filename, b.Subject.Filename); c != 0 {
+			return c
+		}
+		return a.Subject.Start.Byte - b.Subject.Start.Byte
+	})
 }
 
 // The bodies below give gohcl the fixed structure. Attributes stay expressions so
@@ -428,7 +450,12 @@ func (d *decoder) value(path string, expr hcl.Expression, ty cty.Type) (cty.Valu
 	if err == nil && (ty.IsListType() || ty.IsMapType()) {
 		for it := cv.ElementIterator(); it.Next(); {
 			if k, e := it.Element(); e.IsNull() {
-				err = fmt.Errorf("element %s must not be null", k.GoString())
+				if k.Type() == cty.String {
+					err = fmt.Errorf("the value of %q must not be null", k.AsString())
+				} else {
+					i, _ := k.AsBigFloat().Int64()
+					err = fmt.Errorf("element %d must not be null", i)
+				}
 				break
 			}
 		}

@@ -185,17 +185,17 @@ func (v *validator) auth() {
 				EnvJWTSecret, MinSecretLen, EnvJWTSecret, EnvJWTSecret)
 		case len(a.HMACSecret) < MinSecretLen:
 			v.errorf(path, "JWT secret too short",
-				"The HMAC secret is %d bytes; at least %d are required. Set %s to a random string of at least %d bytes, for example: export %s=\"$(openssl rand -hex 32)\".",
-				len(a.HMACSecret), MinSecretLen, EnvJWTSecret, MinSecretLen, EnvJWTSecret)
+				"The HMAC secret is %d bytes; at least %d are required. Set %s to a random string of at least %d bytes, for example: export %s=\"$(openssl rand -hex 32)\", and read it with hmac_secret = env(%q).",
+				len(a.HMACSecret), MinSecretLen, EnvJWTSecret, MinSecretLen, EnvJWTSecret, EnvJWTSecret)
 		}
 	}
 	if a.UsesPublicKey() && a.PublicKey == nil && !v.c.failed["auth.public_key_file"] {
-		v.errorf("auth.public_key_file", "Missing public key",
-			"algorithms %s need a public key to verify tokens; set public_key_file to a PEM file.", quoteList(a.Algorithms))
+		v.errorf("auth.algorithms", "Missing public key",
+			"The asymmetric algorithms in %s need a public key to verify tokens; set public_key_file to a PEM file.", quoteList(a.Algorithms))
 	}
 	if a.PublicKey != nil {
 		for _, alg := range a.Algorithms {
-			if strings.HasPrefix(alg, "HS") || !slices.Contains(Algorithms, alg) {
+			if !isAsymmetric(alg) {
 				continue
 			}
 			if !keyFits(alg, a.PublicKey) {

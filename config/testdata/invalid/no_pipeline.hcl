@@ -1,0 +1,2 @@
+# want: No pipeline
+plugin "audio" {}

@@ -1,0 +1,14 @@
+# Plugin declarations and references.
+plugin "audio" {
+  sha256 = "not-a-digest" # want: Invalid SHA-256
+}
+plugin "sphinx" {
+  env = { "" = "x" } # want: Invalid environment variable name
+}
+plugin "my plugin" {} # want: Invalid plugin name
+
+pipeline "interview" {
+  decoder "audio" {}
+  transcriber "whisper" {} # want: Undeclared plugin
+  suggester "coach" {}     # want: Undeclared plugin
+}
