@@ -1,0 +1,4 @@
+topic "a" {
+  kind   = "behavioural"
+  points = ["Stay calm."]
+}

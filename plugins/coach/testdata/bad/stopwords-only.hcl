@@ -1,0 +1,4 @@
+topic "a" {
+  match  = ["tell me about a time"]
+  points = ["Stay calm."]
+}

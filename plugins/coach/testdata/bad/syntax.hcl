@@ -1,0 +1,4 @@
+topic "a" {
+  match  = ["conflict with a coworker"
+  points = ["Stay calm."]
+}

@@ -1,0 +1,5 @@
+topic "a" {
+  kind   = "behavioral-ish"
+  match  = ["conflict with a coworker"]
+  points = ["Stay calm."]
+}

@@ -1,0 +1,4 @@
+topic "a" {
+  match  = "conflict"
+  points = ["Stay calm."]
+}
