@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/earshot-dev/earshot/config"
+	"github.com/earshot-dev/earshot/pipeline"
+	"github.com/earshot-dev/earshot/plugins/host"
+	"github.com/earshot-dev/earshot/plugins/sdk"
+	"github.com/earshot-dev/earshot/signaling"
+	"github.com/earshot-dev/earshot/signaling/protocol"
+	"github.com/earshot-dev/earshot/signaling/webrtc"
+)
+
+// mediaStack is the plugin host and the pipeline runtime built on it.
+type mediaStack struct {
+	host    *host.Host
+	runtime *pipeline.Runtime
+	media   signaling.Media
+}
+
+// Close stops the runtime (draining streams), then every plugin process.
+func (m *mediaStack) Close() {
+	if m.runtime != nil {
+		_ = m.runtime.Close()
+	}
+	if m.host != nil {
+		_ = m.host.Close()
+	}
+}
+
+func writeDiags(w io.Writer, cfg *config.Config, diags hcl.Diagnostics) error {
+	var files map[string]*hcl.File
+	if cfg != nil {
+		files = cfg.Files()
+	}
+	return config.WriteDiagnostics(w, files, diags, 100, false)
+}
+
+func newHost(cfg *config.Config, log hclog.Logger) (*host.Host, error) {
+	specs := make([]host.Spec, 0, len(cfg.Plugins))
+	for _, p := range cfg.Plugins {
+		specs = append(specs, host.Spec{Name: p.Name, Path: p.Path, Args: p.Args, Env: p.Env, SHA256: p.SHA256})
+	}
+	h, err := host.New(host.Options{Logger: log, Dirs: cfg.PluginDirs, Plugins: specs})
+	if err != nil {
+		return nil, fmt.Errorf("plugin host: %w", err)
+	}
+	return h, nil
+}
+
+// buildDefinitions starts every pipeline stage's plugin, checks each stage block
+// against its plugin's schema, and returns the runtime's pipeline definitions.
+func buildDefinitions(ctx context.Context, cfg *config.Config, h *host.Host) ([]pipeline.Definition, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	ectx := cfg.EvalContext()
+	stage := func(kind sdk.Kind, s config.Stage) *host.Stage {
+		st, d := h.Stage(ctx, kind, s.Plugin, s.Body, ectx)
+		diags = append(diags, d...)
+		return st
+	}
+	defs := make([]pipeline.Definition, 0, len(cfg.Pipelines))
+	for _, p := range cfg.Pipelines {
+		def := pipeline.Definition{
+			Name:              p.Name,
+			RelayAudio:        p.RelayAudio,
+			SuggestFrom:       p.SuggestFrom,
+			SuggestTo:         p.SuggestTo,
+			OutputRate:        p.OutputRate,
+			StreamIdleTimeout: p.StreamIdleTimeout,
+			ReplayBuffer:      p.ReplayBuffer,
+		}
+		if st := stage(sdk.KindDecoder, p.Decoder); st != nil {
+			def.Decoder = decoderStage{st}
+		}
+		if st := stage(sdk.KindTranscriber, p.Transcriber); st != nil {
+			def.Transcriber = transcriberStage{st}
+		}
+		if p.Suggester != nil {
+			if st := stage(sdk.KindSuggester, *p.Suggester); st != nil {
+				def.Suggester = suggesterStage{st}
+				def.SuggesterName = p.Suggester.Plugin
+			}
+		}
+		defs = append(defs, def)
+	}
+	return defs, diags
+}
+
+// startMedia brings up the plugins and the pipeline runtime that publishes through srv.
+func startMedia(ctx context.Context, cfg *config.Config, log hclog.Logger, srv *signaling.Server, reg prometheus.Registerer, stderr io.Writer) (*mediaStack, error) {
+	h, err := newHost(cfg, log)
+	if err != nil {
+		return nil, &exitError{code: 1, err: err}
+	}
+	m := &mediaStack{host: h}
+	defs, diags := buildDefinitions(ctx, cfg, h)
+	if diags.HasErrors() {
+		_ = writeDiags(stderr, cfg, diags)
+		m.Close()
+		return nil, &exitError{code: 1, err: errors.New("the pipelines could not be set up")}
+	}
+	rt, err := pipeline.New(pipeline.Options{
+		Logger:          log,
+		Publisher:       srv,
+		Definitions:     defs,
+		DefaultPipeline: cfg.DefaultPipeline,
+		Registerer:      reg,
+		Classify:        classifyFault,
+	})
+	if err != nil {
+		m.Close()
+		return nil, &exitError{code: 1, err: fmt.Errorf("pipeline runtime: %w", err)}
+	}
+	m.runtime = rt
+	m.media = mediaAdapter{rt}
+	return m, nil
+}
+
+// classifyFault maps the host's errors onto the runtime's fault kinds.
+func classifyFault(err error) pipeline.Fault {
+	switch {
+	case errors.Is(err, host.ErrUnavailable):
+		return pipeline.FaultUnavailable
+	case errors.Is(err, host.ErrPluginFailed):
+		return pipeline.FaultRestart
+	default:
+		return pipeline.FaultFatal
+	}
+}
+
+// The host's stages return the host's stream types; the runtime declares its own
+// interfaces with the same methods. These adapters convert at the boundary.
+
+type decoderStage struct{ s *host.Stage }
+
+func (d decoderStage) OpenDecode(ctx context.Context, f sdk.Format) (pipeline.DecodeStream, error) {
+	return d.s.OpenDecode(ctx, f)
+}
+func (d decoderStage) WaitReady(ctx context.Context) error { return d.s.WaitReady(ctx) }
+
+type transcriberStage struct{ s *host.Stage }
+
+func (t transcriberStage) OpenTranscribe(ctx context.Context, start sdk.TranscribeStart) (pipeline.TranscribeStream, error) {
+	st, err := t.s.OpenTranscribe(ctx, start)
+	if err != nil {
+		return nil, err
+	}
+	return transcribeStream{st}, nil
+}
+func (t transcriberStage) WaitReady(ctx context.Context) error { return t.s.WaitReady(ctx) }
+
+type transcribeStream struct{ host.TranscribeStream }
+
+func (t transcribeStream) Recv(ctx context.Context) (pipeline.TranscriptEvent, error) {
+	ev, err := t.TranscribeStream.Recv(ctx)
+	if err != nil {
+		return pipeline.TranscriptEvent{}, err
+	}
+	out := pipeline.TranscriptEvent{At: ev.At, Result: ev.Result}
+	switch ev.Kind {
+	case host.SpeechStarted:
+		out.Kind = pipeline.SpeechStarted
+	case host.Partial:
+		out.Kind = pipeline.Partial
+	case host.Final:
+		out.Kind = pipeline.Final
+	default:
+		return pipeline.TranscriptEvent{}, fmt.Errorf("unknown transcript event kind %d", ev.Kind)
+	}
+	return out, nil
+}
+
+type suggesterStage struct{ s *host.Stage }
+
+func (s suggesterStage) OpenSuggest(ctx context.Context, info sdk.SessionInfo) (pipeline.SuggestStream, error) {
+	return s.s.OpenSuggest(ctx, info)
+}
+func (s suggesterStage) WaitReady(ctx context.Context) error { return s.s.WaitReady(ctx) }
+
+// mediaAdapter presents the runtime as the gateway's Media.
+type mediaAdapter struct{ rt *pipeline.Runtime }
+
+func (m mediaAdapter) HasPipeline(name string) bool { return m.rt.HasPipeline(name) }
+func (m mediaAdapter) DefaultPipeline() string      { return m.rt.DefaultPipeline() }
+func (m mediaAdapter) OpenStream(ctx context.Context, spec protocol.StreamSpec) (signaling.MediaStream, error) {
+	return m.rt.OpenStream(ctx, spec)
+}
+func (m mediaAdapter) TranscribeClip(ctx context.Context, spec protocol.StreamSpec, audio []byte, requestID string) error {
+	return m.rt.TranscribeClip(ctx, spec, audio, requestID)
+}
+func (m mediaAdapter) CloseSession(sessionID string) { m.rt.CloseSession(sessionID) }
+
+// newPeers builds the WebRTC manager; its tracks open streams in the runtime.
+func newPeers(c config.WebRTC, log hclog.Logger, m *mediaStack) (*webrtc.Manager, error) {
+	var ice []string
+	for _, s := range c.ICEServers {
+		ice = append(ice, s.URLs...)
+	}
+	return webrtc.New(webrtc.Options{
+		Logger: log,
+		Open: func(ctx context.Context, spec protocol.StreamSpec) (webrtc.Stream, error) {
+			return m.runtime.OpenStream(ctx, spec)
+		},
+		UDPPortMin:      c.UDPPortMin,
+		UDPPortMax:      c.UDPPortMax,
+		ICEServers:      ice,
+		PublicIPs:       c.PublicIPs,
+		IncludeLoopback: c.IncludeLoopback,
+		Interfaces:      c.Interfaces,
+		MaxPeers:        c.MaxPeerConnections,
+	})
+}
+
+// peerAdapter presents the WebRTC manager as the gateway's Peers.
+type peerAdapter struct{ m *webrtc.Manager }
+
+func owner(o signaling.PeerOwner) webrtc.Owner {
+	return webrtc.Owner{ConnID: o.ConnID, SessionID: o.SessionID, UserID: o.UserID, UserName: o.UserName, Role: o.Role, Pipeline: o.Pipeline, Emit: o.Emit}
+}
+
+func (p peerAdapter) Offer(ctx context.Context, o signaling.PeerOwner, sdp string) (string, error) {
+	return p.m.Offer(ctx, owner(o), sdp)
+}
+func (p peerAdapter) AddCandidate(ctx context.Context, o signaling.PeerOwner, c protocol.ICECandidate) error {
+	return p.m.AddCandidate(ctx, owner(o), c)
+}
+func (p peerAdapter) Close(o signaling.PeerOwner) error { return p.m.Close(owner(o)) }
+
+// StopAudio drains the owner's WebRTC stream (audio:stop on a WebRTC stream).
+func (p peerAdapter) StopAudio(ctx context.Context, o signaling.PeerOwner) (bool, error) {
+	return p.m.StopAudio(ctx, owner(o))
+}
