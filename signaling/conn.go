@@ -395,15 +395,17 @@ func (c *conn) refuse(perr *protocol.Error) {
 // PingInterval+PongTimeout.
 func (c *conn) extendRead() {
 	now := time.Now()
-	// SetReadDeadline costs a timer update; once a second is enough.
-	if now.UnixMilli()-c.lastReadAt.Load() < 1000 {
+	// SetReadDeadline costs a timer update: skip it when the last one is recent
+	// compared with the deadline it set.
+	window := c.s.opts.PingInterval + c.s.opts.PongTimeout
+	if now.UnixMilli()-c.lastReadAt.Load() < min(window/4, time.Second).Milliseconds() {
 		return
 	}
 	c.lastReadAt.Store(now.UnixMilli())
 	if c.isClosing() {
 		return
 	}
-	_ = c.ws.SetReadDeadline(now.Add(c.s.opts.PingInterval + c.s.opts.PongTimeout))
+	_ = c.ws.SetReadDeadline(now.Add(window))
 }
 
 // admit applies the event rate limit. Sustained abuse closes the connection with 4029.
