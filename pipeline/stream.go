@@ -1,0 +1,855 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/earshot-dev/earshot/plugins/sdk"
+	"github.com/earshot-dev/earshot/signaling/protocol"
+)
+
+// errEarlyEOF: a stage ended its stream before its input ended.
+var errEarlyEOF = errors.New("pipeline: plugin ended the stream early")
+
+// errAborted is the cause of an aborted stream.
+var errAborted = errors.New("pipeline: stream aborted")
+
+type streamState int
+
+const (
+	stateOpen     streamState = iota
+	stateDraining             // input closed, stages flushing
+	stateEnded
+)
+
+// pcmItem is one transcriber input with the time it left the decoder.
+type pcmItem struct {
+	in  sdk.AudioInput
+	enq time.Time
+}
+
+// stream is one pipeline instance: decoder → transcriber for one user's audio in one
+// session.
+//
+// Goroutines, all owned by the stream and ended before done is closed:
+//
+//	run                  started by OpenStream/TranscribeClip (counted in Runtime.wg);
+//	                     runs the transcriber supervisor, waits for the decoder one
+//	  runDecode          decoder supervisor: receives PCM, re-opens a failed decoder
+//	    sendChunks       one per decoder attempt: input queue → decoder
+//	  runTranscribe      transcriber supervisor: receives events, publishes results,
+//	                     re-opens a failed transcriber and replays
+//	    sendAudio        one per transcriber attempt: replay log, then PCM queue → transcriber
+//
+// Everything ends by the input queue closing (Stop, idle, Close: a drain) or by ctx
+// being cancelled (abort). Each attempt's goroutine is waited for by its supervisor.
+type stream struct {
+	rt   *Runtime
+	sess *session
+	def  *Definition
+	spec protocol.StreamSpec
+	id   string
+	log  hclog.Logger
+	rate int
+	clip *clipState // non-nil for a transcription:request clip
+
+	ctx    context.Context // the stream's lifecycle; cancelled by abort
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	inQ    *queue[[]byte]  // chunks waiting for the decoder
+	pcmQ   *queue[pcmItem] // PCM and controls waiting for the transcriber
+	replay *replayLog
+
+	dec DecodeStream     // the first attempt's, from open
+	tr  TranscribeStream // the first attempt's, from open
+
+	mu        sync.Mutex
+	state     streamState
+	endErr    *protocol.Error // why the stream ended early, for later calls
+	seq       int64
+	lastWrite time.Time
+	idle      *time.Timer
+	idleFired bool
+	hdrBuf    []byte // the stream's first bytes until the container header is found
+	hdrState  headerState
+	header    []byte // the prefix a re-opened decoder is fed first
+
+	decoded     atomic.Int64 // samples out of the decoder so far
+	sentEnd     atomic.Int64 // end (ns) of the audio last sent to the transcriber
+	decPending  atomic.Int64 // unix ns of the oldest chunk sent with no PCM back yet
+	behind      atomic.Bool  // FALLING_BEHIND reported, not yet recovered
+	errAnnounce atomic.Bool  // retrying error published for the current fault episode
+
+	marksMu sync.Mutex
+	marks   []mark // recent transcriber inputs, for latency metrics
+
+	// Owned by the transcriber supervisor.
+	utt     *utterance
+	nextUtt int
+	tmap    timeMap
+	restart map[string][]time.Time // per stage, recent restarts
+	rmu     sync.Mutex
+	unsent  []byte // a chunk whose Send failed, re-sent first after a decoder restart
+}
+
+type mark struct {
+	end       time.Duration
+	enq, sent time.Time
+}
+
+func newStream(rt *Runtime, sess *session, def *Definition, spec protocol.StreamSpec, id string, clip *clipState) *stream {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s := &stream{
+		rt: rt, sess: sess, def: def, spec: spec, id: id, clip: clip,
+		log:     rt.log.With("stream", id, "session", spec.SessionID, "user", spec.UserID),
+		rate:    def.OutputRate,
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		inQ:     newQueue[[]byte](rt.opts.InputQueueBytes),
+		pcmQ:    newQueue[pcmItem](rt.opts.PCMQueueBytes),
+		replay:  newReplayLog(def.OutputRate, def.ReplayBuffer),
+		restart: map[string][]time.Time{},
+	}
+	if clip == nil {
+		s.lastWrite = time.Now()
+		s.idle = time.AfterFunc(def.StreamIdleTimeout, s.idleCheck)
+	}
+	return s
+}
+
+func (s *stream) format() sdk.Format {
+	return sdk.Format{Container: s.spec.Format, SampleRate: s.spec.SampleRate, Channels: s.spec.Channels, OutputRate: s.rate}
+}
+
+// open opens the first decoder and transcriber streams. A plugin in the middle of a
+// restart is waited for once.
+func (s *stream) open(ctx context.Context) error {
+	dec, err := openWithRetry(ctx, s.rt, s.def.Decoder.WaitReady, func(ctx context.Context) (DecodeStream, error) {
+		return s.def.Decoder.OpenDecode(ctx, s.format())
+	})
+	if err != nil {
+		s.stopIdle()
+		return s.openError("decoder", err)
+	}
+	tr, err := openWithRetry(ctx, s.rt, s.def.Transcriber.WaitReady, s.openTranscribe)
+	if err != nil {
+		_ = dec.Close()
+		s.stopIdle()
+		return s.openError("transcriber", err)
+	}
+	s.dec, s.tr = dec, tr
+	return nil
+}
+
+func (s *stream) openTranscribe(ctx context.Context) (TranscribeStream, error) {
+	return s.def.Transcriber.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: s.rate, Language: s.def.Language, Hints: s.def.Hints})
+}
+
+func openWithRetry[T any](ctx context.Context, rt *Runtime, wait func(context.Context) error, open func(context.Context) (T, error)) (T, error) {
+	for attempt := 0; ; attempt++ {
+		cctx, cancel := context.WithTimeoutCause(ctx, rt.opts.CallTimeout, errHung)
+		v, err := open(cctx)
+		cancel()
+		if err == nil || attempt == 1 || ctx.Err() != nil || rt.classify(err) != FaultRestart {
+			return v, err
+		}
+		wctx, cancel := context.WithTimeout(ctx, rt.opts.ReadyTimeout)
+		werr := wait(wctx)
+		cancel()
+		if werr != nil {
+			return v, werr
+		}
+	}
+}
+
+func (s *stream) openError(stage string, err error) error {
+	var se *sdk.StreamError
+	if errors.As(err, &se) {
+		switch se.Code {
+		case protocol.CodeUnsupportedFormat, protocol.CodeInvalidAudio:
+			return protocol.Errorf(se.Code, "%s", se.Message)
+		}
+		return protocol.Errorf(protocol.CodePipelineUnavailable, "%s: %s", stage, se.Message)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if cause := context.Cause(s.ctx); cause == nil { // the caller's ctx, not a stage time-out
+			return err
+		}
+	}
+	s.log.Warn("cannot open stage", "stage", stage, "error", err)
+	return protocol.Errorf(protocol.CodePipelineUnavailable, "the %s of pipeline %q is unavailable", stage, s.def.Name)
+}
+
+func (s *stream) ID() string { return s.id }
+
+func (s *stream) endedError() error {
+	if s.endErr != nil {
+		return s.endErr
+	}
+	return protocol.Errorf(protocol.CodeNoStream, "stream %s has ended", s.id)
+}
+
+func (s *stream) Write(ctx context.Context, audio []byte) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		err := s.endedError()
+		s.mu.Unlock()
+		return err
+	}
+	s.lastWrite = time.Now()
+	if s.hdrState == headerMore {
+		s.sniffHeader(audio)
+	}
+	s.mu.Unlock()
+
+	chunk := bytes.Clone(audio)
+	wctx, cancel := context.WithTimeout(ctx, s.rt.opts.WriteTimeout)
+	err := s.inQ.Push(wctx, chunk, len(chunk))
+	cancel()
+	switch {
+	case errors.Is(err, errQueueClosed):
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.endedError()
+	case err != nil && ctx.Err() == nil:
+		s.reportBehind("the audio input queue is full")
+		return protocol.Errorf(protocol.CodeFallingBehind, "the transcriber is falling behind real time; chunk refused, send it again later")
+	case err != nil:
+		return err
+	}
+	if s.def.RelayAudio {
+		s.mu.Lock()
+		seq := s.seq
+		s.seq++
+		s.mu.Unlock()
+		s.rt.pub.Publish(s.spec.SessionID, protocol.EventAudioReceived, protocol.AudioReceived{
+			SessionID: s.spec.SessionID, FromUserID: s.spec.UserID,
+			AudioData: base64.StdEncoding.EncodeToString(audio),
+			Format:    s.spec.Format, SampleRate: s.spec.SampleRate, Sequence: seq,
+		}, nil, s.spec.UserID)
+	}
+	return nil
+}
+
+// sniffHeader collects the stream's first bytes until the container header is known.
+func (s *stream) sniffHeader(audio []byte) {
+	if len(s.hdrBuf) == 0 {
+		s.hdrBuf = audio // no copy until a second chunk is needed
+	} else {
+		s.hdrBuf = append(bytes.Clone(s.hdrBuf), audio...)
+	}
+	h, st := containerHeader(s.spec.Format, s.hdrBuf)
+	switch {
+	case st == headerDone:
+		s.header = bytes.Clone(h)
+	case st == headerMore && len(s.hdrBuf) < maxHeaderBytes:
+		s.hdrBuf = bytes.Clone(s.hdrBuf)
+		return
+	case st != headerNone:
+		s.log.Debug("no container header found", "format", s.spec.Format)
+		st = headerNone
+	}
+	s.hdrState, s.hdrBuf = st, nil
+}
+
+func (s *stream) Finalize(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		err := s.endedError()
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Unlock()
+	at := samplesDur(int(s.decoded.Load()), s.rate)
+	err := s.pcmQ.Push(ctx, pcmItem{in: sdk.AudioInput{Start: at, Control: sdk.ControlFinalize}, enq: time.Now()}, 64)
+	if errors.Is(err, errQueueClosed) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.endedError()
+	}
+	return err
+}
+
+func (s *stream) Stop(ctx context.Context) error {
+	s.beginDrain(false)
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.abort(context.Cause(ctx))
+		<-s.done
+		return ctx.Err()
+	}
+	if s.clip != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.endErr != nil {
+			return s.endErr
+		}
+	}
+	return nil
+}
+
+// beginDrain closes the input: the stages flush and the stream ends by itself.
+func (s *stream) beginDrain(idle bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen {
+		return
+	}
+	s.state = stateDraining
+	s.idleFired = idle
+	s.inQ.Close()
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+}
+
+// abort ends the stream now: stage calls are cancelled, queued input is dropped.
+func (s *stream) abort(cause error) {
+	s.mu.Lock()
+	if s.state == stateOpen {
+		s.state = stateDraining
+	}
+	s.mu.Unlock()
+	s.cancel(cause)
+	s.inQ.Close()
+	s.inQ.Discard()
+	s.pcmQ.Close()
+	s.pcmQ.Discard()
+}
+
+// fail ends the stream with a coded reason that later calls return.
+func (s *stream) fail(err *protocol.Error) {
+	s.mu.Lock()
+	if s.endErr == nil {
+		s.endErr = err
+	}
+	s.mu.Unlock()
+	s.abort(errAborted)
+}
+
+func (s *stream) idleCheck() {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	idle := s.def.StreamIdleTimeout
+	if since := time.Since(s.lastWrite); since < idle {
+		s.idle.Reset(idle - since)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.log.Debug("stream idle: draining")
+	s.beginDrain(true)
+}
+
+func (s *stream) stopIdle() {
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+}
+
+// run is the stream's owner goroutine.
+func (s *stream) run() {
+	defer s.rt.wg.Done()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.runDecode(s.dec)
+	}()
+	s.runTranscribe(s.tr)
+	s.abort(errAborted) // the transcriber is done: nothing more can be used
+	wg.Wait()
+
+	s.mu.Lock()
+	s.state = stateEnded
+	idle := s.idleFired && s.endErr == nil
+	s.mu.Unlock()
+	s.stopIdle()
+	s.rt.release(s)
+	if idle {
+		s.rt.pub.PublishToUser(s.spec.SessionID, s.spec.UserID, protocol.EventAudioError, protocol.Error{
+			Code:      CodeStreamIdle,
+			Message:   fmt.Sprintf("no audio for %s: stream %s was drained and closed", s.def.StreamIdleTimeout, s.id),
+			SessionID: s.spec.SessionID,
+		})
+	}
+	close(s.done)
+}
+
+// progress lets a drain watchdog see whether a receiver still makes progress.
+type progress struct {
+	n    atomic.Int64
+	busy atomic.Bool // blocked handing output on (backpressure, not a hang)
+}
+
+// watchDrain cancels an attempt whose receiver made no progress for d after its
+// input ended: the plugin hangs.
+func watchDrain(ctx context.Context, d time.Duration, p *progress, cancel context.CancelCauseFunc) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	last := p.n.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			cur := p.n.Load()
+			if cur == last && !p.busy.Load() {
+				cancel(errHung)
+				return
+			}
+			last = cur
+			t.Reset(d)
+		}
+	}
+}
+
+// attemptErr picks the error that ended an attempt: the cause the sender or the
+// watchdog recorded, else the receiver's own.
+func attemptErr(actx context.Context, err error) error {
+	if actx.Err() != nil {
+		if c := context.Cause(actx); c != nil && !errors.Is(c, context.Canceled) {
+			return c
+		}
+	}
+	return err
+}
+
+// ---- decoder side ----
+
+func (s *stream) runDecode(dec DecodeStream) {
+	defer s.pcmQ.Close() // tells the transcriber side the audio has ended
+	for {
+		err := s.decodeAttempt(dec)
+		_ = dec.Close()
+		if err == nil || s.ctx.Err() != nil {
+			return
+		}
+		var se *sdk.StreamError
+		switch s.rt.classify(err) {
+		case FaultFatal:
+			code, msg := protocol.CodeInvalidAudio, err.Error()
+			if errors.As(err, &se) {
+				code, msg = se.Code, se.Message
+			}
+			s.log.Info("decoder refused the stream", "code", code, "message", msg)
+			s.rt.pub.PublishToUser(s.spec.SessionID, s.spec.UserID, protocol.EventAudioError, protocol.Error{Code: code, Message: msg, SessionID: s.spec.SessionID})
+			s.endInput(protocol.Errorf(code, "%s", msg)) // the transcriber still drains what was decoded
+			return
+		case FaultUnavailable:
+			s.giveUp("decoder", err)
+			return
+		}
+		var ok bool
+		if dec, ok = s.reopenDecoder(err); !ok {
+			return
+		}
+	}
+}
+
+// endInput refuses further input but lets decoded audio drain.
+func (s *stream) endInput(reason *protocol.Error) {
+	s.mu.Lock()
+	if s.endErr == nil {
+		s.endErr = reason
+	}
+	s.state = stateDraining
+	s.mu.Unlock()
+	s.inQ.Close()
+	s.inQ.Discard()
+	s.stopIdle()
+}
+
+func (s *stream) reopenDecoder(cause error) (DecodeStream, bool) {
+	for {
+		if !s.noteRestart("decode", cause) {
+			return nil, false
+		}
+		dec, err := s.restartStage("decoder", s.def.Decoder.WaitReady, func(ctx context.Context) (any, error) {
+			return s.def.Decoder.OpenDecode(ctx, s.format())
+		})
+		if err != nil {
+			if s.ctx.Err() == nil && s.rt.classify(err) == FaultRestart {
+				cause = err
+				continue
+			}
+			s.giveUp("decoder", err)
+			return nil, false
+		}
+		d := dec.(DecodeStream)
+		s.mu.Lock()
+		hdr := s.header
+		s.mu.Unlock()
+		if len(hdr) > 0 {
+			cctx, cancel := context.WithTimeoutCause(s.ctx, s.rt.opts.CallTimeout, errHung)
+			err = d.Send(cctx, hdr)
+			cancel()
+			if err != nil {
+				_ = d.Close()
+				cause = err
+				continue
+			}
+		}
+		return d, true
+	}
+}
+
+func (s *stream) decodeAttempt(dec DecodeStream) error {
+	actx, cancel := context.WithCancelCause(s.ctx)
+	var prog progress
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.sendChunks(actx, cancel, dec, &prog)
+	}()
+	defer func() {
+		cancel(context.Canceled)
+		wg.Wait()
+	}()
+	for {
+		pcm, err := dec.Recv(actx)
+		if err != nil {
+			if errors.Is(err, io.EOF) && actx.Err() == nil {
+				if s.inputEnded() {
+					return nil
+				}
+				return errEarlyEOF
+			}
+			return attemptErr(actx, err)
+		}
+		prog.n.Add(1)
+		if t := s.decPending.Swap(0); t != 0 {
+			s.rt.m.stageLatency.WithLabelValues("decode").Observe(time.Since(time.Unix(0, t)).Seconds())
+		}
+		prog.busy.Store(true)
+		err = s.pushPCM(actx, pcm.Samples)
+		prog.busy.Store(false)
+		if err != nil {
+			return attemptErr(actx, err)
+		}
+	}
+}
+
+// inputEnded reports whether the decoder's input was closed (drain) and is empty.
+func (s *stream) inputEnded() bool {
+	s.inQ.mu.Lock()
+	defer s.inQ.mu.Unlock()
+	return s.inQ.closed && s.inQ.len() == 0
+}
+
+func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc, dec DecodeStream, prog *progress) {
+	if s.unsent != nil {
+		if err := s.sendChunk(actx, dec, s.unsent); err != nil {
+			cancel(err)
+			return
+		}
+		s.unsent = nil
+	}
+	for {
+		chunk, err := s.inQ.Pop(actx)
+		if errors.Is(err, io.EOF) {
+			if err := dec.CloseSend(); err != nil {
+				cancel(err)
+				return
+			}
+			watchDrain(actx, s.rt.opts.DrainTimeout, prog, cancel)
+			return
+		}
+		if err != nil {
+			return // the attempt is over
+		}
+		if err := s.sendChunk(actx, dec, chunk); err != nil {
+			if actx.Err() == nil {
+				s.unsent = chunk
+			}
+			cancel(err)
+			return
+		}
+	}
+}
+
+func (s *stream) sendChunk(actx context.Context, dec DecodeStream, chunk []byte) error {
+	s.decPending.CompareAndSwap(0, time.Now().UnixNano())
+	cctx, cancel := context.WithTimeoutCause(actx, s.rt.opts.CallTimeout, errHung)
+	defer cancel()
+	if err := dec.Send(cctx, chunk); err != nil {
+		return attemptErr(cctx, err)
+	}
+	return nil
+}
+
+// pushPCM gives decoded audio to the transcriber side, timed by the samples decoded
+// so far (the daemon's own clock of the stream, unaffected by decoder restarts).
+func (s *stream) pushPCM(ctx context.Context, samples []int16) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	start := samplesDur(int(s.decoded.Add(int64(len(samples))))-len(samples), s.rate)
+	s.rt.m.audioSeconds.Add(float64(len(samples)) / float64(s.rate))
+	it := pcmItem{in: sdk.AudioInput{Samples: samples, Start: start}, enq: time.Now()}
+	size := 2 * len(samples)
+	ok, err := s.pcmQ.TryPush(it, size)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.reportBehind("the transcriber input queue is full")
+		return s.pcmQ.Push(ctx, it, size)
+	}
+	queued := samplesDur(s.pcmQ.Bytes()/2, s.rate)
+	switch {
+	case queued > s.rt.opts.FallingBehindAfter:
+		s.reportBehind(fmt.Sprintf("%s of audio waits for the transcriber", queued.Round(time.Millisecond)))
+	case queued < s.rt.opts.FallingBehindAfter/2:
+		s.behind.Store(false)
+	}
+	return nil
+}
+
+// reportBehind reports once per episode that the transcriber falls behind real time.
+// No audio is dropped: the queues apply backpressure up to Write.
+func (s *stream) reportBehind(why string) {
+	if !s.behind.CompareAndSwap(false, true) {
+		return
+	}
+	s.rt.m.fallingBehind.Inc()
+	s.log.Warn("transcriber falling behind real time", "why", why)
+	s.rt.publishError(s, protocol.CodeFallingBehind, "the transcriber is falling behind real time: "+why, true)
+}
+
+// ---- transcriber side ----
+
+func (s *stream) runTranscribe(tr TranscribeStream) {
+	defer s.closeOpen()
+	for {
+		err := s.transcribeAttempt(tr)
+		_ = tr.Close()
+		if err == nil || s.ctx.Err() != nil {
+			return
+		}
+		var se *sdk.StreamError
+		switch s.rt.classify(err) {
+		case FaultFatal:
+			code, msg := protocol.CodeInternal, "the transcriber failed"
+			if errors.As(err, &se) {
+				code, msg = se.Code, se.Message
+			}
+			s.log.Error("transcriber stream failed", "error", err)
+			s.rt.publishError(s, code, msg, false)
+			s.fail(protocol.Errorf(code, "%s", msg))
+			return
+		case FaultUnavailable:
+			s.giveUp("transcriber", err)
+			return
+		}
+		var ok bool
+		if tr, ok = s.reopenTranscriber(err); !ok {
+			return
+		}
+	}
+}
+
+func (s *stream) reopenTranscriber(cause error) (TranscribeStream, bool) {
+	for {
+		if !s.noteRestart("transcribe", cause) {
+			return nil, false
+		}
+		tr, err := s.restartStage("transcriber", s.def.Transcriber.WaitReady, func(ctx context.Context) (any, error) {
+			return s.openTranscribe(ctx)
+		})
+		if err == nil {
+			return tr.(TranscribeStream), true
+		}
+		if s.ctx.Err() != nil || s.rt.classify(err) != FaultRestart {
+			s.giveUp("transcriber", err)
+			return nil, false
+		}
+		cause = err
+	}
+}
+
+// noteRestart counts a restart against the stream's budget; false means the budget
+// is spent and the stream was given up.
+func (s *stream) noteRestart(stage string, cause error) bool {
+	if s.ctx.Err() != nil {
+		return false
+	}
+	now := time.Now()
+	s.rmu.Lock()
+	recent := s.restart[stage][:0]
+	for _, t := range s.restart[stage] {
+		if now.Sub(t) < s.rt.opts.RestartWindow {
+			recent = append(recent, t)
+		}
+	}
+	recent = append(recent, now)
+	s.restart[stage] = recent
+	n := len(recent)
+	s.rmu.Unlock()
+	s.log.Warn("plugin stream failed: restarting", "stage", stage, "error", cause, "restarts", n)
+	if n > s.rt.opts.MaxRestarts {
+		s.giveUp(stage, fmt.Errorf("%d restarts within %s: %w", n-1, s.rt.opts.RestartWindow, cause))
+		return false
+	}
+	s.rt.m.restarts.WithLabelValues(stage).Inc()
+	if s.errAnnounce.CompareAndSwap(false, true) {
+		s.rt.publishError(s, protocol.CodePipelineUnavailable, "a plugin of the pipeline failed; restarting it, no audio is lost", true)
+	}
+	return true
+}
+
+func (s *stream) restartStage(stage string, wait func(context.Context) error, open func(context.Context) (any, error)) (any, error) {
+	wctx, cancel := context.WithTimeout(s.ctx, s.rt.opts.ReadyTimeout)
+	err := wait(wctx)
+	cancel()
+	if err != nil {
+		if s.ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%s not ready after %s: %w", stage, s.rt.opts.ReadyTimeout, ErrUnavailable)
+		}
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeoutCause(s.ctx, s.rt.opts.CallTimeout, errHung)
+	defer cancel()
+	v, err := open(cctx)
+	if err != nil {
+		return nil, attemptErr(cctx, err)
+	}
+	return v, nil
+}
+
+// giveUp ends the stream: the plugin cannot come back.
+func (s *stream) giveUp(stage string, err error) {
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.log.Error("plugin unavailable: stream closed", "stage", stage, "error", err)
+	msg := fmt.Sprintf("the %s of pipeline %q is unavailable; the stream was closed", stage, s.def.Name)
+	s.rt.publishError(s, protocol.CodePipelineUnavailable, msg, false)
+	s.fail(protocol.Errorf(protocol.CodePipelineUnavailable, "%s", msg))
+}
+
+func (s *stream) transcribeAttempt(tr TranscribeStream) error {
+	actx, cancel := context.WithCancelCause(s.ctx)
+	snapshot := s.replay.Snapshot()
+	base := time.Duration(s.sentEnd.Load())
+	if len(snapshot) > 0 {
+		base = snapshot[0].Start
+	}
+	s.tmap = timeMap{base: base}
+	var prog progress
+	var wg sync.WaitGroup
+	sentAll := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.sendAudio(actx, cancel, tr, snapshot, sentAll, &prog)
+	}()
+	defer func() {
+		cancel(context.Canceled)
+		wg.Wait()
+	}()
+	for {
+		ev, err := tr.Recv(actx)
+		if err != nil {
+			if errors.Is(err, io.EOF) && actx.Err() == nil {
+				select {
+				case <-sentAll:
+					return nil
+				default:
+					return errEarlyEOF
+				}
+			}
+			return attemptErr(actx, err)
+		}
+		prog.n.Add(1)
+		s.errAnnounce.Store(false) // the plugin works again: a new fault is a new episode
+		s.onEvent(ev)
+	}
+}
+
+func (s *stream) sendAudio(actx context.Context, cancel context.CancelCauseFunc, tr TranscribeStream, replay []sdk.AudioInput, sentAll chan struct{}, prog *progress) {
+	for _, in := range replay {
+		if err := s.sendInput(actx, tr, in, time.Time{}); err != nil {
+			cancel(err)
+			return
+		}
+	}
+	for {
+		it, err := s.pcmQ.Pop(actx)
+		if errors.Is(err, io.EOF) {
+			if err := tr.CloseSend(); err != nil {
+				cancel(err)
+				return
+			}
+			close(sentAll)
+			watchDrain(actx, s.rt.opts.DrainTimeout, prog, cancel)
+			return
+		}
+		if err != nil {
+			return
+		}
+		if d := s.replay.Add(it.in); d > 0 {
+			s.rt.m.replayDropped.Add(float64(d) / float64(s.rate))
+		}
+		if err := s.sendInput(actx, tr, it.in, it.enq); err != nil {
+			cancel(err)
+			return
+		}
+	}
+}
+
+func (s *stream) sendInput(actx context.Context, tr TranscribeStream, in sdk.AudioInput, enq time.Time) error {
+	cctx, cancel := context.WithTimeoutCause(actx, s.rt.opts.CallTimeout, errHung)
+	defer cancel()
+	if err := tr.Send(cctx, in); err != nil {
+		return attemptErr(cctx, err)
+	}
+	if len(in.Samples) > 0 {
+		end := in.Start + samplesDur(len(in.Samples), s.rate)
+		s.sentEnd.Store(int64(end))
+		if !enq.IsZero() {
+			s.addMark(mark{end: end, enq: enq, sent: time.Now()})
+		}
+	}
+	return nil
+}
+
+const maxMarks = 256
+
+func (s *stream) addMark(m mark) {
+	s.marksMu.Lock()
+	if len(s.marks) == maxMarks {
+		copy(s.marks, s.marks[maxMarks/2:])
+		s.marks = s.marks[:maxMarks/2]
+	}
+	s.marks = append(s.marks, m)
+	s.marksMu.Unlock()
+}
+
+// markFor finds the input that carried the audio at t.
+func (s *stream) markFor(t time.Duration) (mark, bool) {
+	s.marksMu.Lock()
+	defer s.marksMu.Unlock()
+	for _, m := range s.marks {
+		if m.end >= t {
+			return m, true
+		}
+	}
+	return mark{}, false
+}
