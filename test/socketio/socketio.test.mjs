@@ -90,6 +90,16 @@ describe("handshake and authentication", () => {
     assert.equal(err.message, "websocket error");
   });
 
+  test("auth:refresh with a newer token of the same user is accepted; another user's is refused", async () => {
+    const [a] = await client({ sub: "refresher" });
+    const ok = await a.timeout(5000).emitWithAck("auth:refresh", { token: mintToken({ sub: "refresher", exp: Math.floor(Date.now() / 1000) + 3600 }) });
+    assert.ok(!ok?.error, JSON.stringify(ok));
+    assert.equal(ok.userId, "refresher");
+    const no = await a.timeout(5000).emitWithAck("auth:refresh", { token: mintToken({ sub: "someone-else" }) });
+    assert.ok(no?.error?.code, JSON.stringify(no));
+    assert.ok(a.connected);
+  });
+
   const refusals = [
     ["missing token", {}, "UNAUTHORIZED"],
     ["empty auth object", { auth: {} }, "UNAUTHORIZED"],
