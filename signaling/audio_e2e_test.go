@@ -1,0 +1,124 @@
+package signaling
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"github.com/earshot-dev/earshot/signaling/protocol"
+)
+
+func joined(t *testing.T, e *env, sub, role, session string) *client {
+	t.Helper()
+	c := e.connect(sub, role)
+	c.send(protocol.EventSessionJoin, map[string]string{"sessionId": session})
+	c.expect(protocol.EventSessionJoined)
+	return c
+}
+
+func TestAudioStartBinaryStop(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := joined(t, e, "alice", protocol.RoleInterviewer, "s1")
+	bob := joined(t, e, "bob", protocol.RoleCandidate, "s1")
+	alice.expect(protocol.EventUserJoined)
+
+	// No stream yet.
+	alice.sendBinary([]byte("early"))
+	alice.expectErr(protocol.EventAudioError, protocol.CodeNoStream)
+
+	id := alice.request(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "pcm16", "sampleRate": 16000, "channels": 1})
+	st := decodeInto[protocol.AudioStarted](t, alice.expect(protocol.EventAudioStarted).Data)
+	if st.SessionID != "s1" || st.StreamID == "" {
+		t.Fatalf("audio:started %+v", st)
+	}
+	if ack := alice.expectAck(id); decodeInto[protocol.AudioStarted](t, ack.Data) != st {
+		t.Fatalf("ack %s", ack.raw)
+	}
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "webm"})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeStreamExists)
+
+	alice.sendBinary([]byte("hello "))
+	alice.sendBinary([]byte("world"))
+	alice.sendBinary([]byte("bad"))
+	alice.expectErr(protocol.EventAudioError, protocol.CodeInvalidAudio)
+	id = alice.request(protocol.EventAudioFinalize, map[string]string{"sessionId": "s1"})
+	alice.expectAck(id)
+
+	// audio:stop acks after the drain published the final to the whole session.
+	id = alice.request(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	for _, c := range []*client{alice, bob} {
+		r := decodeInto[protocol.TranscriptionResult](t, c.expect(protocol.EventTranscriptionResult).Data)
+		if r.Text != "hello world" || !r.IsFinal || r.UserID != "alice" || r.StreamID != st.StreamID {
+			t.Fatalf("result %+v", r)
+		}
+	}
+	alice.expectAck(id)
+	alice.sendBinary([]byte("late"))
+	alice.expectErr(protocol.EventAudioError, protocol.CodeNoStream)
+	alice.send(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeNoStream)
+	bob.sync()
+}
+
+func TestAudioStreamBase64AndClip(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := joined(t, e, "alice", protocol.RoleInterviewer, "s1")
+	b64 := base64.StdEncoding.EncodeToString
+	id := alice.request(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": b64([]byte("abc"))})
+	alice.expectAck(id)
+	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": b64([]byte("def")), "sequence": 2})
+	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": "%%%"})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeInvalidAudio)
+	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm"})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeBadRequest)
+	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": 12})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeBadRequest)
+	alice.send(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	if r := decodeInto[protocol.TranscriptionResult](t, alice.expect(protocol.EventTranscriptionResult).Data); r.Text != "abcdef" {
+		t.Fatalf("stream got %q", r.Text)
+	}
+
+	// Formats.
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "mp3"})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeUnsupportedFormat)
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "pcm16"})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeBadRequest)
+	// The runtime's own coded refusal passes through.
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "wav", "sampleRate": 1})
+	if e := alice.expectErr(protocol.EventAudioError, protocol.CodeInvalidAudio); e.SessionID != "s1" {
+		t.Fatalf("%+v", e)
+	}
+
+	// One-shot clip: the result (with requestId) reaches the session, then the ack.
+	id = alice.request(protocol.EventTranscriptionRequest, map[string]any{"sessionId": "s1", "format": "wav", "audioData": b64([]byte("1234567")), "requestId": "r-1"})
+	r := decodeInto[protocol.TranscriptionResult](t, alice.expect(protocol.EventTranscriptionResult).Data)
+	if r.RequestID == nil || *r.RequestID != "r-1" || r.Text != "clip of 7" {
+		t.Fatalf("clip result %+v", r)
+	}
+	alice.expectAck(id)
+}
+
+func TestAudioByteRateLimit(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.AudioBytesPerSecond = 1000; o.MaxMessageSize = 1000 })
+	alice := joined(t, e, "alice", protocol.RoleInterviewer, "s1")
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "webm"})
+	alice.expect(protocol.EventAudioStarted)
+	chunk := make([]byte, 900)
+	alice.sendBinary(chunk) // within the 2000-byte burst
+	alice.sendBinary(chunk)
+	alice.sendBinary(chunk) // over it
+	if e := alice.expectErr(protocol.EventAudioError, protocol.CodeRateLimited); e.SessionID != "s1" {
+		t.Fatalf("%+v", e)
+	}
+}
+
+func TestAudioWithoutMediaOrPeers(t *testing.T) {
+	e := newEnv(t, nil)
+	e.s.SetMedia(nil)
+	alice := joined(t, e, "alice", protocol.RoleInterviewer, "s1")
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "webm"})
+	alice.expectErr(protocol.EventAudioError, protocol.CodePipelineUnavailable)
+	alice.send(protocol.EventSessionJoin, map[string]any{"sessionId": "s2", "pipeline": "interview"})
+	alice.expectErr(protocol.EventSessionError, protocol.CodePipelineUnavailable)
+	alice.send(protocol.EventWebRTCOffer, map[string]any{"sessionId": "s1", "sdp": "v=0"})
+	alice.expectErr(protocol.EventWebRTCError, protocol.CodeBadRequest)
+}
