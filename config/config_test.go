@@ -2,7 +2,12 @@ package config
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
@@ -542,5 +547,62 @@ func TestTokenTTLFromEnv(t *testing.T) {
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("%v: got %v, %v", tc.env, got, err)
 		}
+	}
+}
+
+func TestAnyOriginIsAWarning(t *testing.T) {
+	src := "server {\n  allowed_origins = [\"*\"]\n}\nplugin \"a\" {}\nplugin \"s\" {}\npipeline \"p\" {\n  decoder \"a\" {}\n  transcriber \"s\" {}\n}\n"
+	c, diags := testLoader(testEnv).Parse([]byte(src), "x.hcl")
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || diags[0].Subject.Start.Line != 2 {
+		t.Fatalf("want one warning on line 2, got %v", diags)
+	}
+	if !slices.Equal(c.Server.AllowedOrigins, []string{"*"}) {
+		t.Errorf("origins %v", c.Server.AllowedOrigins)
+	}
+}
+
+// TestDocsExample keeps the complete example of docs/configuration.md loadable.
+func TestDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Skipf("docs not present: %v", err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## A complete example")
+	if !ok {
+		t.Fatal("no complete example in docs/configuration.md")
+	}
+	_, rest, _ = strings.Cut(rest, "```hcl\n")
+	example, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("unterminated example")
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "keys", "idp-es256.pem"), pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "earshot.hcl")
+	if err := os.WriteFile(file, []byte(example), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, diags := testLoader(map[string]string{EnvJWTSecret: testSecret, "TURN_PASSWORD": "pw", "OPENAI_API_KEY": "k"}).Load(file)
+	if len(diags) > 0 {
+		var buf bytes.Buffer
+		_ = WriteDiagnostics(&buf, c.Files(), diags, 0, false)
+		t.Fatalf("docs example:\n%s", buf.String())
+	}
+	if _, ok := c.Auth.PublicKey.(*ecdsa.PublicKey); !ok || len(c.Pipelines) != 2 || c.DefaultPipeline != "interview" {
+		t.Errorf("example decoded to %+v", c)
 	}
 }

@@ -59,9 +59,9 @@ auth {
 }
 
 sessions {
-  cleanup_interval = "5m"                     # how often idle sessions are swept
-  inactive_after   = "30m"                    # a session with no activity this long ends
-  max_users        = 16                       # users per session
+  cleanup_interval = "5m"                     # how often empty sessions are looked for
+  inactive_after   = "30m"                    # an empty session is removed after this long
+  max_users        = 16                       # distinct users per session
   status_roles     = ["interviewer", "admin"] # roles allowed to change a session's status
 }
 

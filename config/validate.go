@@ -124,6 +124,11 @@ func (v *validator) server() {
 		v.errorf("server.listen", "Invalid listen address", "listen %q has an invalid port %q; use 0 to 65535.", s.Listen, port)
 	}
 	for _, o := range s.AllowedOrigins {
+		if o == "*" {
+			v.report(hcl.DiagWarning, "server.allowed_origins", "Any origin allowed",
+				"allowed_origins contains \"*\": pages from any web site may open connections to earshot with a user's token. Fine for development; list your front-end origins in production.")
+			continue
+		}
 		if err := checkOrigin(o); err != nil {
 			v.errorf("server.allowed_origins", "Invalid allowed origin", "%q is not an origin: %v. Write SCHEME://HOST[:PORT] without a path, e.g. %q, or \"*\" to allow any origin.", o, err, DefaultFrontendURL)
 		}
