@@ -606,3 +606,40 @@ func TestDocsExample(t *testing.T) {
 		t.Errorf("example decoded to %+v", c)
 	}
 }
+
+func TestValidateAfterOverride(t *testing.T) {
+	c, diags := testLoader(testEnv).Load("testdata/valid/minimal.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for addr, ok := range map[string]bool{"127.0.0.1:0": true, ":8080": true, "[::1]:9000": true, "localhost": false, "": false, "h:70000": false} {
+		if err := CheckListenAddr(addr); (err == nil) != ok {
+			t.Errorf("CheckListenAddr(%q) = %v", addr, err)
+		}
+	}
+	c.Server.Listen = "nope"
+	got := gotOf(t, c.Validate())
+	if want := []want{{1, "Invalid listen address"}}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// The host decodes stage bodies itself; ExplainFunctionErrors gives its diagnostics
+// the same wording as loading does.
+func TestExplainStageBodyErrors(t *testing.T) {
+	src := "plugin \"a\" {}\nplugin \"s\" {}\npipeline \"p\" {\n  decoder \"a\" {}\n  transcriber \"s\" {\n    key = env(\"EARSHOT_TEST_UNSET\")\n  }\n}\n"
+	c, diags := testLoader(testEnv).Parse([]byte(src), "x.hcl")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	var body struct {
+		Key string `hcl:"key"`
+	}
+	p, _ := c.Pipeline("p")
+	diags = gohcl.DecodeBody(p.Transcriber.Body, c.EvalContext(), &body)
+	ExplainFunctionErrors(diags)
+	// gohcl adds an "Unsuitable value type" of its own after the failed call.
+	if got := gotOf(t, diags); !slices.Contains(got, want{6, "Missing environment variable"}) || slices.Contains(got, want{6, "Error in function call"}) {
+		t.Errorf("got %v", got)
+	}
+}

@@ -143,9 +143,12 @@ func readSmallFile(p string) ([]byte, error) {
 	}
 }
 
-// explainFunctionErrors rewrites HCL's generic "Error in function call" diagnostics
-// from env() and file() into ones that say what to do.
-func explainFunctionErrors(diags hcl.Diagnostics) {
+// ExplainFunctionErrors rewrites, in place, HCL's generic "Error in function call"
+// diagnostics from env() and file() into ones that say what to do ("Missing
+// environment variable", "Cannot read file"), pointing at the whole call. Loading
+// does this for the fixed structure; the plugin host calls it on the diagnostics of
+// stage bodies it decodes with EvalContext.
+func ExplainFunctionErrors(diags hcl.Diagnostics) {
 	for _, d := range diags {
 		extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d)
 		if !ok || extra.FunctionCallError() == nil {

@@ -101,9 +101,9 @@ func (l Loader) parse(src []byte, filename, dir string) (*Config, hcl.Diagnostic
 	}
 	d := &decoder{ctx: c.EvalContext(), c: c}
 	d.root(f.Body)
-	explainFunctionErrors(d.diags)
+	ExplainFunctionErrors(d.diags)
 	diags = append(diags, d.diags...)
-	diags = append(diags, c.validate()...)
+	diags = append(diags, c.Validate()...)
 	sortDiagnostics(diags)
 	return c, diags
 }

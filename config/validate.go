@@ -37,9 +37,11 @@ type validator struct {
 	diags hcl.Diagnostics
 }
 
-// validate checks the decoded configuration. It skips attributes whose decoding
-// already failed, so a mistake is reported once.
-func (c *Config) validate() hcl.Diagnostics {
+// Validate is the validation pass that loading runs after decoding; it skips
+// attributes whose decoding already failed, so a mistake is reported once. Call it
+// again after changing a loaded Config (the CLI's --listen, say); diagnostics about
+// changed values point at where the file set them, or at the top of the file.
+func (c *Config) Validate() hcl.Diagnostics {
 	v := &validator{c: c}
 	v.server()
 	v.auth()
@@ -118,10 +120,8 @@ func (v *validator) server() {
 	s := v.c.Server
 	if strings.TrimSpace(s.Listen) == "" {
 		v.errorf("server.listen", "Empty listen address", "listen must be a HOST:PORT address such as %q.", DefaultListen)
-	} else if _, port, err := net.SplitHostPort(s.Listen); err != nil {
-		v.errorf("server.listen", "Invalid listen address", "listen %q is not a HOST:PORT address (%v); e.g. %q or \":8080\".", s.Listen, err, DefaultListen)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		v.errorf("server.listen", "Invalid listen address", "listen %q has an invalid port %q; use 0 to 65535.", s.Listen, port)
+	} else if err := CheckListenAddr(s.Listen); err != nil {
+		v.errorf("server.listen", "Invalid listen address", "%v; write HOST:PORT, e.g. %q or \":8080\".", err, DefaultListen)
 	}
 	for _, o := range s.AllowedOrigins {
 		if o == "*" {
@@ -147,6 +147,22 @@ func (v *validator) server() {
 	v.oneOf("server.log_format", s.LogFormat, LogFormats)
 	v.oneOf("server.log_level", s.LogLevel, LogLevels)
 	v.positiveDuration("server.shutdown_timeout", s.ShutdownTimeout)
+}
+
+// CheckListenAddr reports whether addr is a HOST:PORT listen address (HOST may be
+// empty, PORT 0 to 65535). The CLI checks its --listen flag with it.
+func CheckListenAddr(addr string) error {
+	if strings.TrimSpace(addr) == "" {
+		return errors.New("the listen address is empty")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q is not HOST:PORT (%v)", addr, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("listen address %q has an invalid port %q (0 to 65535)", addr, port)
+	}
+	return nil
 }
 
 func checkOrigin(o string) error {
