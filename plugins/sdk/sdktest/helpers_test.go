@@ -1,0 +1,5 @@
+package sdktest_test
+
+import "errors"
+
+func asStreamError(err error, target any) bool { return errors.As(err, target) }

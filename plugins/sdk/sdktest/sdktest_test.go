@@ -1,0 +1,92 @@
+package sdktest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/earshot-dev/earshot/plugins/host"
+	"github.com/earshot-dev/earshot/plugins/internal/toyplugins"
+	"github.com/earshot-dev/earshot/plugins/sdk"
+	"github.com/earshot-dev/earshot/plugins/sdk/sdktest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDecoderContract(t *testing.T) {
+	bad := sdk.Format{Container: "mp3"}
+	sdktest.CheckDecoder(t, toyplugins.NewDecoder, sdktest.DecoderCase{
+		Format:    sdk.Format{Container: "pcm16", SampleRate: 16000, Channels: 1},
+		Chunks:    [][]byte{make([]byte, 640), make([]byte, 640)},
+		BadFormat: &bad,
+	})
+	sdktest.CheckDecoder(t, toyplugins.NewDecoder, sdktest.DecoderCase{
+		Format:    sdk.Format{Container: "pcm16", SampleRate: 16000, Channels: 1},
+		Chunks:    [][]byte{make([]byte, 640)},
+		BadChunks: [][]byte{make([]byte, 3)},
+	})
+}
+
+func TestTranscriberContract(t *testing.T) {
+	samples := make([]int16, 16000)
+	sdktest.CheckTranscriber(t, toyplugins.NewTranscriber, sdktest.TranscriberCase{
+		Config: map[string]any{"label": "x", "buffer": 1024},
+		Start:  sdk.TranscribeStart{SampleRate: 16000},
+		Audio:  sdktest.Frames(samples, 16000, 20*time.Millisecond),
+		Check: func(t *testing.T, evs []host.TranscriptEvent) {
+			if len(evs) != 51 || evs[50].Kind != host.Final || evs[50].Result.Text != "50 frames" {
+				t.Errorf("got %d events, last %+v; want 50 partials and a final", len(evs), evs[len(evs)-1])
+			}
+		},
+		BadStart: &sdk.TranscribeStart{},
+	})
+}
+
+func TestSuggesterContract(t *testing.T) {
+	sdktest.CheckSuggester(t, toyplugins.NewSuggester, sdktest.SuggesterCase{
+		Session:       sdk.SessionInfo{SessionID: "s1", Pipeline: "p"},
+		Utterances:    []sdk.Utterance{{UtteranceID: "u1", Text: "why?", EndOfTurn: true}, {UtteranceID: "u2", Text: "how?"}},
+		Check:         func(t *testing.T, sets []sdk.SuggestionSet) { assertLen(t, sets, 4) },
+		BadUtterances: []sdk.Utterance{{UtteranceID: "u1", Text: "boom"}},
+	})
+}
+
+func assertLen(t *testing.T, sets []sdk.SuggestionSet, n int) {
+	t.Helper()
+	if len(sets) != n {
+		t.Errorf("got %d sets, want %d", len(sets), n)
+	}
+}
+
+// The contract checks must catch a broken plugin, not only pass a good one.
+type badInfo struct{ *toyplugins.Transcriber }
+
+func (badInfo) Info() sdk.Info { return sdk.Info{Name: "Bad Name", Kind: sdk.KindDecoder} }
+func (badInfo) ConfigSchema() sdk.Schema {
+	return sdk.Schema{Attributes: []sdk.Attribute{{Name: "x", Type: sdk.TypeDuration, Default: "soon"}}}
+}
+
+func TestChecksCatchBrokenPlugins(t *testing.T) {
+	c := sdktest.TranscriberConn(t, badInfo{toyplugins.NewTranscriber()})
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Kind != sdk.KindDecoder || info.Name != "Bad Name" {
+		t.Fatalf("Info did not cross the shim intact: %+v", info)
+	}
+	if err := c.ConfigureDefaults(context.Background(), nil); err == nil {
+		t.Errorf("defaults of a schema with an invalid duration default were accepted")
+	}
+}
+
+func TestConfigureRefusalIsCoded(t *testing.T) {
+	c := sdktest.TranscriberConn(t, toyplugins.NewTranscriber())
+	err := c.ConfigureDefaults(context.Background(), map[string]any{"label": "refuse"})
+	var se *sdk.StreamError
+	if !asStreamError(err, &se) || se.Code != sdk.CodeBadConfig {
+		t.Fatalf("Configure refusal: %v, want BAD_CONFIG", err)
+	}
+}
