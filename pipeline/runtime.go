@@ -138,6 +138,7 @@ func (rt *Runtime) OpenStream(ctx context.Context, spec protocol.StreamSpec) (St
 	}
 	if err := s.open(ctx); err != nil {
 		rt.release(s)
+		close(s.done) // run never starts; a concurrent shutdown may wait for done
 		return nil, err
 	}
 	rt.wg.Add(1)
@@ -157,6 +158,7 @@ func (rt *Runtime) TranscribeClip(ctx context.Context, spec protocol.StreamSpec,
 	}
 	if err := s.open(ctx); err != nil {
 		rt.release(s)
+		close(s.done)
 		return err
 	}
 	s.openUtterance()
