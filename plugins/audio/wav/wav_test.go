@@ -103,9 +103,9 @@ func TestRealFiles(t *testing.T) {
 func TestHeaders(t *testing.T) {
 	pcm16 := chunk("fmt ", fmtBody(1, 1, 16000, 16))
 	ext := fmtBody(0xFFFE, 2, 48000, 32)
-	ext = binary.LittleEndian.AppendUint16(ext, 22) // cbSize
-	ext = binary.LittleEndian.AppendUint16(ext, 32) // valid bits
-	ext = binary.LittleEndian.AppendUint32(ext, 3)  // channel mask
+	ext = binary.LittleEndian.AppendUint16(ext, 22)                                     // cbSize
+	ext = binary.LittleEndian.AppendUint16(ext, 32)                                     // valid bits
+	ext = binary.LittleEndian.AppendUint32(ext, 3)                                      // channel mask
 	ext = append(ext, 3, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71) // KSDATAFORMAT_SUBTYPE_IEEE_FLOAT
 	streaming := slices.Concat([]byte("RIFF\xff\xff\xff\xffWAVE"), pcm16, []byte("data\xff\xff\xff\xff"), []byte{1, 2, 3, 4, 5, 6})
 	cases := []struct {
