@@ -18,7 +18,7 @@ DEB_PACKAGES := build-essential pkg-config libpocketsphinx-dev pocketsphinx-en-u
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test vet unit e2e-socketio generate check-generate bench fuzz clean help
+.PHONY: all deps build run test vet unit e2e-socketio web-check generate bench fuzz clean help
 
 all: build
 
@@ -56,7 +56,7 @@ run: deps build
 	./$(BIN)/earshot serve --dev --listen $(LISTEN)
 
 ## test: everything — vet, Go tests with the race detector (unit, contract, end-to-end), the Socket.IO suite.
-test: deps build vet unit e2e-socketio
+test: deps build vet web-check unit e2e-socketio
 
 vet:
 	$(GO) vet ./...
@@ -67,6 +67,12 @@ unit:
 ## e2e-socketio: the real socket.io-client against the built daemon.
 e2e-socketio: build
 	cd test/socketio && npm ci --no-audit --no-fund && EARSHOT_BIN=$(CURDIR)/$(BIN)/earshot node --test
+
+## web-check: the browser client parses, and the React hook and provider type-check against its typings.
+web-check:
+	node --input-type=module --check < examples/web/client.js
+	node --input-type=module --check < examples/web/demo.js
+	cd examples/web/react && npm ci --no-audit --no-fund && npx --no-install tsc -p tsconfig.json
 
 ## generate: regenerate the plugin protocol's Go code (offline: Debian protoc + pinned Go tools).
 generate:

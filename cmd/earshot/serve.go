@@ -49,26 +49,39 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 
+	if f.listen != "" {
+		if err := config.CheckListenAddr(f.listen); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--listen: %w", err)}
+		}
+	}
+	loader := config.Loader{}
 	generatedSecret := false
-	if f.dev && os.Getenv("JWT_SECRET") == "" {
+	if f.dev && os.Getenv(config.EnvJWTSecret) == "" {
 		secret, err := randomSecret()
 		if err != nil {
 			return err
 		}
-		// The configuration reads the secret with env("JWT_SECRET"); set it for this process only.
-		if err := os.Setenv("JWT_SECRET", secret); err != nil {
-			return err
+		// env("JWT_SECRET") in the configuration sees the generated secret; the
+		// process environment (and so the plugins') does not.
+		loader.LookupEnv = func(name string) (string, bool) {
+			if name == config.EnvJWTSecret {
+				return secret, true
+			}
+			return os.LookupEnv(name)
 		}
 		generatedSecret = true
 	}
 
-	cfg, diags := loadConfig(f.config)
+	cfg, diags := loadConfigWith(loader, f.config)
 	if diags.HasErrors() {
 		_ = config.WriteDiagnostics(stderr, cfg.Files(), diags, 100, false)
-		if os.Getenv("JWT_SECRET") == "" {
+		if os.Getenv(config.EnvJWTSecret) == "" {
 			fmt.Fprintln(stderr, "earshot: set JWT_SECRET (at least 32 bytes), or run `earshot serve --dev` to try it with a generated secret")
 		}
 		return &exitError{code: 1}
+	}
+	if len(diags) > 0 {
+		_ = config.WriteDiagnostics(stderr, cfg.Files(), diags, 100, false) // warnings
 	}
 	if f.listen != "" {
 		cfg.Server.Listen = f.listen
@@ -160,7 +173,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	ready.Store(true)
 	log.Info("ready", "pipelines", len(cfg.Pipelines), "default_pipeline", cfg.DefaultPipeline, "webrtc", cfg.WebRTC.Enabled)
 	if f.dev {
-		printDevHelp(stdout, addr, generatedSecret, cfg.Auth.TokenTTL)
+		printDevHelp(stdout, addr, []byte(cfg.Auth.HMACSecret), generatedSecret, cfg.Auth.TokenTTL)
 	}
 
 	err = <-served
@@ -176,10 +189,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 }
 
 func loadConfig(path string) (*config.Config, hcl.Diagnostics) {
+	return loadConfigWith(config.Loader{}, path)
+}
+
+func loadConfigWith(l config.Loader, path string) (*config.Config, hcl.Diagnostics) {
 	if path == "" {
-		return config.LoadDefault()
+		return l.LoadDefault()
 	}
-	return config.Load(path)
+	return l.Load(path)
 }
 
 func configName(path string) string {
@@ -270,8 +287,11 @@ func devOrigins(addr string) []string {
 }
 
 // printDevHelp prints demo tokens and what to do with them.
-func printDevHelp(w io.Writer, addr string, generated bool, ttl time.Duration) {
-	secret := []byte(os.Getenv("JWT_SECRET"))
+func printDevHelp(w io.Writer, addr string, secret []byte, generated bool, ttl time.Duration) {
+	if len(secret) == 0 {
+		fmt.Fprintln(w, "earshot: no HMAC secret configured: mint tokens with your own key")
+		return
+	}
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
 	}

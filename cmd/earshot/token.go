@@ -61,19 +61,19 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 
 // tokenTTL picks the token lifetime: the flag, then JWT_EXPIRES_IN, then 7 days.
 func tokenTTL(flagValue string) (time.Duration, error) {
-	src, v := "--ttl", flagValue
-	if v == "" {
-		src, v = "JWT_EXPIRES_IN", os.Getenv("JWT_EXPIRES_IN")
+	if flagValue == "" {
+		d, err := config.TokenTTLFromEnv(os.LookupEnv)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", config.EnvJWTExpiresIn, err)
+		}
+		return d, nil
 	}
-	if v == "" {
-		return 7 * 24 * time.Hour, nil
-	}
-	d, err := config.ParseDuration(v)
+	d, err := config.ParseDuration(flagValue)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", src, err)
+		return 0, fmt.Errorf("--ttl: %w", err)
 	}
 	if d <= 0 {
-		return 0, fmt.Errorf("%s: the lifetime must be positive", src)
+		return 0, errors.New("--ttl: the lifetime must be positive")
 	}
 	return d, nil
 }
