@@ -295,13 +295,17 @@ type fakeTranscriber struct {
 	gate        chan struct{}
 	noFinal     bool         // never emit finals on silence (only on finalize/EOF)
 	silentClose map[int]bool // open number → CloseSend is swallowed (the plugin hangs at the end)
+	outCap      int          // output buffer (default 8192 events)
 }
 
 func (f *fakeTranscriber) OpenTranscribe(ctx context.Context, start sdk.TranscribeStart) (TranscribeStream, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.opens++
-	s := &fakeTranscribeStream{rate: start.SampleRate, out: make(chan TranscriptEvent, 8192), failed: make(chan struct{}),
+	if f.outCap == 0 {
+		f.outCap = 8192
+	}
+	s := &fakeTranscribeStream{rate: start.SampleRate, out: make(chan TranscriptEvent, f.outCap), failed: make(chan struct{}),
 		failAfter: -1, hangAfter: -1, relative: f.relative, gate: f.gate, noFinal: f.noFinal}
 	if n, ok := f.failAfter[f.opens]; ok {
 		s.failAfter = n

@@ -311,7 +311,7 @@ func TestHungDrainRestarts(t *testing.T) {
 		t.Fatalf("finals %q, want %q", got, want)
 	}
 	if e.tr.openCount() != 2 {
-		t.Errorf("transcriber opened %d times, want a restart", e.tr.openCount())
+		t.Errorf("transcriber opened %d times, want a restart\n%s", e.tr.openCount(), dump(evs))
 	}
 }
 

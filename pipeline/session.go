@@ -232,11 +232,11 @@ func (s *session) sendUtterances(actx context.Context, cancel context.CancelCaus
 	for {
 		u, err := s.sugQ.Pop(actx)
 		if errors.Is(err, io.EOF) {
+			close(sentAll) // before CloseSend: the receiver may see io.EOF at once
 			if err := ss.CloseSend(); err != nil {
 				cancel(err)
 				return
 			}
-			close(sentAll)
 			watchDrain(actx, s.rt.opts.DrainTimeout, prog, cancel)
 			return
 		}

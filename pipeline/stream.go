@@ -793,11 +793,11 @@ func (s *stream) sendAudio(actx context.Context, cancel context.CancelCauseFunc,
 	for {
 		it, err := s.pcmQ.Pop(actx)
 		if errors.Is(err, io.EOF) {
+			close(sentAll) // before CloseSend: the receiver may see io.EOF at once
 			if err := tr.CloseSend(); err != nil {
 				cancel(err)
 				return
 			}
-			close(sentAll)
 			watchDrain(actx, s.rt.opts.DrainTimeout, prog, cancel)
 			return
 		}
