@@ -158,6 +158,26 @@ func TestPCMTones(t *testing.T) {
 	}
 }
 
+// TestChainedOgg decodes two Ogg files one after the other in one stream: each
+// link's headers and pre-skip are honoured.
+func TestChainedOgg(t *testing.T) {
+	one := readFile(t, "speech.ogg")
+	single, err := decode(t, New(), sdk.Format{Container: "ogg"}, [][]byte{one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(t, New(), sdk.Format{Container: "ogg"}, cut(slices.Concat(one, one), 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2*len(single) {
+		t.Fatalf("%d samples from two links, want %d", len(got), 2*len(single))
+	}
+	if sim := similarity(toFloat(single), toFloat(got[len(single):]), 0); sim < 0.99 {
+		t.Errorf("second link differs from the first: similarity %.3f", sim)
+	}
+}
+
 func TestShortWAVVariants(t *testing.T) {
 	for _, c := range []struct {
 		file string

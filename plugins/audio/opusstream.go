@@ -112,6 +112,11 @@ func (s *opusStream) setPreSkip(skip48 int64) {
 }
 
 func (s *opusStream) oggPacket(p ogg.Packet) error {
+	if p.BOS {
+		// A new link of a chained stream has its own headers, pre-skip and
+		// granule positions.
+		s.oggPackets, s.decoded48 = 0, 0
+	}
 	s.oggPackets++
 	switch s.oggPackets {
 	case 1:

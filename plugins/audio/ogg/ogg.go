@@ -1,7 +1,8 @@
 // Package ogg is a streaming demuxer for Ogg (RFC 3533): it reassembles the
 // packets of the first logical stream from pages that may arrive split across any
 // number of chunks, and checks page CRCs and sequence numbers. Other multiplexed
-// logical streams are skipped.
+// (concurrent) logical streams are skipped; a stream chained after the end of the
+// current one is followed.
 package ogg
 
 import (
@@ -31,6 +32,9 @@ type Packet struct {
 	Granule int64
 	// EOS marks the last packet of the logical stream.
 	EOS bool
+	// BOS marks the first packet of a logical stream: the first one, or one
+	// chained after the previous stream's end (RFC 3533 §4).
+	BOS bool
 }
 
 // Demuxer demultiplexes one Ogg stream. The zero value is not usable; call New.
@@ -42,6 +46,7 @@ type Demuxer struct {
 	serial    uint32
 	selected  bool
 	ended     bool
+	first     bool // the next packet is the first of its logical stream
 	nextSeq   uint32
 	pages     int64
 	offset    int64 // stream offset of buf[0]
@@ -127,16 +132,15 @@ func (d *Demuxer) page(b []byte, at int64, fn func(Packet) error) (int, error) {
 	if d.pages == 1 && flags&flagBOS == 0 {
 		return 0, fmt.Errorf("Ogg stream does not start with a beginning-of-stream page")
 	}
-	if !d.selected {
-		d.selected, d.serial, d.nextSeq = true, serial, seq
+	bos := flags&flagBOS != 0
+	if !d.selected || d.ended && bos {
+		// The first logical stream, or the next link of a chained stream.
+		d.selected, d.ended, d.serial, d.nextSeq, d.first = true, false, serial, seq, true
 	}
 	if serial != d.serial {
 		return size, nil // another multiplexed logical stream
 	}
 	if d.ended {
-		if flags&flagBOS != 0 {
-			return size, nil // a chained stream reusing the serial: ignored
-		}
 		return 0, fmt.Errorf("Ogg page after the end of its logical stream")
 	}
 	if seq != d.nextSeq {
@@ -163,7 +167,8 @@ func (d *Demuxer) page(b []byte, at int64, fn func(Packet) error) (int, error) {
 			d.open = true
 			continue
 		}
-		p := Packet{Data: d.pkt, Granule: -1}
+		p := Packet{Data: d.pkt, Granule: -1, BOS: d.first}
+		d.first = false
 		if i == lastEnd {
 			p.Granule = granule
 			p.EOS = flags&flagEOS != 0

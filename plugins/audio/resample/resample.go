@@ -11,6 +11,7 @@ package resample
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Filter design figures (see the package comment).
@@ -59,26 +60,7 @@ func New(inRate, outRate int) (*Resampler, error) {
 	if r.phases > maxPhases {
 		r.phases = maxPhases
 	}
-	beta := 0.1102 * (attenuation - 8.7)
-	half := float64(r.taps / 2)
-	r.coef = make([]float32, (r.phases+1)*r.taps)
-	for p := 0; p <= r.phases; p++ {
-		frac := float64(p) / float64(r.phases)
-		row := r.coef[p*r.taps : (p+1)*r.taps]
-		var sum float64
-		vals := make([]float64, r.taps)
-		for i := range vals {
-			// Tap i multiplies input sample base-taps/2+1+i; tau is the distance
-			// from that sample to the output instant, in input samples.
-			tau := frac + half - 1 - float64(i)
-			v := 2 * cutoff * sinc(2*cutoff*tau) * kaiser(tau/half, beta)
-			vals[i] = v
-			sum += v
-		}
-		for i, v := range vals {
-			row[i] = float32(v / sum) // unity gain at DC for every phase
-		}
-	}
+	r.coef = coefficients(inRate, outRate, r.taps, r.phases, cutoff)
 	r.buf = make([]float32, r.taps/2-1)
 	r.bufStart = -int64(r.taps/2 - 1)
 	return r, nil
@@ -170,6 +152,51 @@ func (r *Resampler) run(dst []float32) []float32 {
 		r.bufStart += drop
 	}
 	return dst
+}
+
+// Coefficient tables are read-only once built, so streams with the same rates
+// share one (a 44.1 → 16 kHz table is about 140 KB).
+var (
+	tablesMu sync.Mutex
+	tables   = map[[2]int][]float32{}
+)
+
+const maxTables = 32
+
+func coefficients(inRate, outRate, taps, phases int, cutoff float64) []float32 {
+	key := [2]int{inRate, outRate}
+	tablesMu.Lock()
+	coef, ok := tables[key]
+	tablesMu.Unlock()
+	if ok {
+		return coef
+	}
+	beta := 0.1102 * (attenuation - 8.7)
+	half := float64(taps / 2)
+	coef = make([]float32, (phases+1)*taps)
+	vals := make([]float64, taps)
+	for p := 0; p <= phases; p++ {
+		frac := float64(p) / float64(phases)
+		var sum float64
+		for i := range vals {
+			// Tap i multiplies input sample base-taps/2+1+i; tau is the distance
+			// from that sample to the output instant, in input samples.
+			tau := frac + half - 1 - float64(i)
+			v := 2 * cutoff * sinc(2*cutoff*tau) * kaiser(tau/half, beta)
+			vals[i] = v
+			sum += v
+		}
+		row := coef[p*taps : (p+1)*taps]
+		for i, v := range vals {
+			row[i] = float32(v / sum) // unity gain at DC for every phase
+		}
+	}
+	tablesMu.Lock()
+	if len(tables) < maxTables {
+		tables[key] = coef
+	}
+	tablesMu.Unlock()
+	return coef
 }
 
 func sinc(x float64) float64 {
