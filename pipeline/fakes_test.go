@@ -187,7 +187,7 @@ func (d *fakeDecoder) OpenDecode(ctx context.Context, f sdk.Format) (DecodeStrea
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.opens++
-	fs := &fakeDecodeStream{format: f, out: make(chan sdk.PCM, 4), failed: make(chan struct{}), failAfter: -1}
+	fs := &fakeDecodeStream{format: f, out: make(chan sdk.PCM, 4), failed: make(chan struct{}), failAfter: -1, life: ctx.Done()}
 	if n, ok := d.failAfter[d.opens]; ok {
 		fs.failAfter = n
 	}
@@ -202,6 +202,7 @@ func (d *fakeDecoder) WaitReady(ctx context.Context) error {
 }
 
 type fakeDecodeStream struct {
+	life      <-chan struct{} // like the host's: the stream ends with its Open ctx
 	format    sdk.Format
 	mu        sync.Mutex
 	out       chan sdk.PCM
@@ -214,6 +215,9 @@ type fakeDecodeStream struct {
 }
 
 func (s *fakeDecodeStream) Send(ctx context.Context, chunk []byte) error {
+	if isDone(s.life) {
+		return context.Canceled
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failAfter >= 0 && s.chunks >= s.failAfter {
@@ -263,6 +267,8 @@ func (s *fakeDecodeStream) Recv(ctx context.Context) (sdk.PCM, error) {
 	select {
 	case <-s.failed:
 		return sdk.PCM{}, ErrPluginFailed
+	case <-s.life:
+		return sdk.PCM{}, context.Canceled
 	default:
 	}
 	select {
@@ -306,7 +312,7 @@ func (f *fakeTranscriber) OpenTranscribe(ctx context.Context, start sdk.Transcri
 		f.outCap = 8192
 	}
 	s := &fakeTranscribeStream{rate: start.SampleRate, out: make(chan TranscriptEvent, f.outCap), failed: make(chan struct{}),
-		failAfter: -1, hangAfter: -1, relative: f.relative, gate: f.gate, noFinal: f.noFinal}
+		failAfter: -1, hangAfter: -1, relative: f.relative, gate: f.gate, noFinal: f.noFinal, life: ctx.Done()}
 	if n, ok := f.failAfter[f.opens]; ok {
 		s.failAfter = n
 	}
@@ -331,6 +337,7 @@ func (f *fakeTranscriber) openCount() int {
 }
 
 type fakeTranscribeStream struct {
+	life                 <-chan struct{} // like the host's: the stream ends with its Open ctx
 	rate                 int
 	mu                   sync.Mutex
 	out                  chan TranscriptEvent
@@ -353,6 +360,9 @@ type fakeTranscribeStream struct {
 }
 
 func (s *fakeTranscribeStream) Send(ctx context.Context, in sdk.AudioInput) error {
+	if isDone(s.life) {
+		return context.Canceled
+	}
 	if s.gate != nil {
 		select {
 		case <-s.gate:
@@ -445,6 +455,8 @@ func (s *fakeTranscribeStream) Recv(ctx context.Context) (TranscriptEvent, error
 	select {
 	case <-s.failed: // a crashed process loses what it had not sent
 		return TranscriptEvent{}, ErrPluginFailed
+	case <-s.life:
+		return TranscriptEvent{}, context.Canceled
 	default:
 	}
 	select {
@@ -473,12 +485,13 @@ func (f *fakeSuggester) OpenSuggest(ctx context.Context, info sdk.SessionInfo) (
 	f.mu.Lock()
 	f.opens++
 	f.mu.Unlock()
-	return &fakeSuggestStream{out: make(chan sdk.SuggestionSet, 1024)}, nil
+	return &fakeSuggestStream{out: make(chan sdk.SuggestionSet, 1024), life: ctx.Done()}, nil
 }
 
 func (f *fakeSuggester) WaitReady(ctx context.Context) error { return nil }
 
 type fakeSuggestStream struct {
+	life   <-chan struct{}
 	mu     sync.Mutex
 	out    chan sdk.SuggestionSet
 	last   string
@@ -507,6 +520,9 @@ func (s *fakeSuggestStream) CloseSend() error {
 }
 
 func (s *fakeSuggestStream) Recv(ctx context.Context) (sdk.SuggestionSet, error) {
+	if isDone(s.life) {
+		return sdk.SuggestionSet{}, context.Canceled
+	}
 	select {
 	case set, ok := <-s.out:
 		if !ok {
@@ -521,3 +537,12 @@ func (s *fakeSuggestStream) Recv(ctx context.Context) (sdk.SuggestionSet, error)
 func (s *fakeSuggestStream) Close() error { return nil }
 
 var errTest = errors.New("test")
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

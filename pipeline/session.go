@@ -143,7 +143,7 @@ func (s *session) runSuggest() {
 	st := s.def.Suggester
 	info := sdk.SessionInfo{SessionID: s.id, Pipeline: s.def.Name}
 	open := func(ctx context.Context) (SuggestStream, error) { return st.OpenSuggest(ctx, info) }
-	ss, err := openWithRetry(s.ctx, s.rt, st.WaitReady, open)
+	ss, err := openWithRetry(s.ctx, s.ctx, s.rt, st.WaitReady, open)
 	var restarts []time.Time
 	for {
 		if err != nil {
@@ -174,7 +174,7 @@ func (s *session) runSuggest() {
 		err = st.WaitReady(wctx)
 		cancel()
 		if err == nil {
-			ss, err = openWithRetry(s.ctx, s.rt, st.WaitReady, open)
+			ss, err = openWithRetry(s.ctx, s.ctx, s.rt, st.WaitReady, open)
 		}
 	}
 }

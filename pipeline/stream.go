@@ -135,14 +135,14 @@ func (s *stream) format() sdk.Format {
 // open opens the first decoder and transcriber streams. A plugin in the middle of a
 // restart is waited for once.
 func (s *stream) open(ctx context.Context) error {
-	dec, err := openWithRetry(ctx, s.rt, s.def.Decoder.WaitReady, func(ctx context.Context) (DecodeStream, error) {
+	dec, err := openWithRetry(ctx, s.ctx, s.rt, s.def.Decoder.WaitReady, func(ctx context.Context) (DecodeStream, error) {
 		return s.def.Decoder.OpenDecode(ctx, s.format())
 	})
 	if err != nil {
 		s.stopIdle()
 		return s.openError("decoder", err)
 	}
-	tr, err := openWithRetry(ctx, s.rt, s.def.Transcriber.WaitReady, s.openTranscribe)
+	tr, err := openWithRetry(ctx, s.ctx, s.rt, s.def.Transcriber.WaitReady, s.openTranscribe)
 	if err != nil {
 		_ = dec.Close()
 		s.stopIdle()
@@ -156,15 +156,42 @@ func (s *stream) openTranscribe(ctx context.Context) (TranscribeStream, error) {
 	return s.def.Transcriber.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: s.rate, Language: s.def.Language, Hints: s.def.Hints})
 }
 
-func openWithRetry[T any](ctx context.Context, rt *Runtime, wait func(context.Context) error, open func(context.Context) (T, error)) (T, error) {
+// closer is what every stage stream has.
+type closer interface{ Close() error }
+
+// openStage opens a stage stream. The plugin host ties a stream's life to the
+// context given to Open, so that context is derived from life (the stream's or the
+// session's lifecycle), never from a caller's request; the open itself is bounded by
+// Options.CallTimeout and by the caller's ctx.
+func openStage[T closer](caller, life context.Context, rt *Runtime, open func(context.Context) (T, error)) (T, error) {
+	octx, cancel := context.WithCancelCause(life)
+	timer := time.AfterFunc(rt.opts.CallTimeout, func() { cancel(errHung) })
+	stop := context.AfterFunc(caller, func() { cancel(context.Cause(caller)) })
+	v, err := open(octx)
+	timedOut := !timer.Stop()
+	stop()
+	if err == nil && (timedOut || octx.Err() != nil) {
+		_ = v.Close() // its context ended as it opened: the stream is dead already
+		err = context.Cause(octx)
+	}
+	if err != nil {
+		err = attemptErr(octx, err)
+		cancel(nil)
+		var zero T
+		return zero, err
+	}
+	// cancel is released with life (the stream's or session's end).
+	return v, nil
+}
+
+// openWithRetry opens a stage stream, waiting once for a plugin that is restarting.
+func openWithRetry[T closer](caller, life context.Context, rt *Runtime, wait func(context.Context) error, open func(context.Context) (T, error)) (T, error) {
 	for attempt := 0; ; attempt++ {
-		cctx, cancel := context.WithTimeoutCause(ctx, rt.opts.CallTimeout, errHung)
-		v, err := open(cctx)
-		cancel()
-		if err == nil || attempt == 1 || ctx.Err() != nil || rt.classify(err) != FaultRestart {
+		v, err := openStage(caller, life, rt, open)
+		if err == nil || attempt == 1 || caller.Err() != nil || life.Err() != nil || rt.classify(err) != FaultRestart {
 			return v, err
 		}
-		wctx, cancel := context.WithTimeout(ctx, rt.opts.ReadyTimeout)
+		wctx, cancel := context.WithTimeout(caller, rt.opts.ReadyTimeout)
 		werr := wait(wctx)
 		cancel()
 		if werr != nil {
@@ -480,7 +507,7 @@ func (s *stream) reopenDecoder(cause error) (DecodeStream, bool) {
 		if !s.noteRestart("decode", cause) {
 			return nil, false
 		}
-		dec, err := s.restartStage("decoder", s.def.Decoder.WaitReady, func(ctx context.Context) (any, error) {
+		d, err := restartStage(s, "decoder", s.def.Decoder.WaitReady, func(ctx context.Context) (DecodeStream, error) {
 			return s.def.Decoder.OpenDecode(ctx, s.format())
 		})
 		if err != nil {
@@ -491,7 +518,6 @@ func (s *stream) reopenDecoder(cause error) (DecodeStream, bool) {
 			s.giveUp("decoder", err)
 			return nil, false
 		}
-		d := dec.(DecodeStream)
 		s.mu.Lock()
 		hdr := s.header
 		s.mu.Unlock()
@@ -670,11 +696,9 @@ func (s *stream) reopenTranscriber(cause error) (TranscribeStream, bool) {
 		if !s.noteRestart("transcribe", cause) {
 			return nil, false
 		}
-		tr, err := s.restartStage("transcriber", s.def.Transcriber.WaitReady, func(ctx context.Context) (any, error) {
-			return s.openTranscribe(ctx)
-		})
+		tr, err := restartStage(s, "transcriber", s.def.Transcriber.WaitReady, s.openTranscribe)
 		if err == nil {
-			return tr.(TranscribeStream), true
+			return tr, true
 		}
 		if s.ctx.Err() != nil || s.rt.classify(err) != FaultRestart {
 			s.giveUp("transcriber", err)
@@ -714,7 +738,7 @@ func (s *stream) noteRestart(stage string, cause error) bool {
 	return true
 }
 
-func (s *stream) restartStage(stage string, wait func(context.Context) error, open func(context.Context) (any, error)) (any, error) {
+func restartStage[T closer](s *stream, stage string, wait func(context.Context) error, open func(context.Context) (T, error)) (T, error) {
 	wctx, cancel := context.WithTimeout(s.ctx, s.rt.opts.ReadyTimeout)
 	err := wait(wctx)
 	cancel()
@@ -722,15 +746,10 @@ func (s *stream) restartStage(stage string, wait func(context.Context) error, op
 		if s.ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%s not ready after %s: %w", stage, s.rt.opts.ReadyTimeout, ErrUnavailable)
 		}
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	cctx, cancel := context.WithTimeoutCause(s.ctx, s.rt.opts.CallTimeout, errHung)
-	defer cancel()
-	v, err := open(cctx)
-	if err != nil {
-		return nil, attemptErr(cctx, err)
-	}
-	return v, nil
+	return openStage(s.ctx, s.ctx, s.rt, open)
 }
 
 // giveUp ends the stream: the plugin cannot come back.

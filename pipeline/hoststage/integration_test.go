@@ -1,0 +1,324 @@
+package hoststage
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/earshot-dev/earshot/pipeline"
+	"github.com/earshot-dev/earshot/plugins/host"
+	"github.com/earshot-dev/earshot/plugins/sdk"
+	"github.com/earshot-dev/earshot/signaling/protocol"
+)
+
+// recorder is a Publisher keeping every event.
+type recorder struct {
+	mu      sync.Mutex
+	events  []ev
+	changed chan struct{}
+}
+
+type ev struct {
+	event   string
+	payload any
+	roles   []string
+	toUser  string
+}
+
+func (r *recorder) add(e ev) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *recorder) Publish(session, event string, payload any, roles []string, except string) {
+	r.add(ev{event: event, payload: payload, roles: roles})
+}
+
+func (r *recorder) PublishToUser(session, user, event string, payload any) {
+	r.add(ev{event: event, payload: payload, toUser: user})
+}
+
+func (r *recorder) wait(t *testing.T, what string, d time.Duration, cond func([]ev) bool) []ev {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		evs := append([]ev(nil), r.events...)
+		ch := r.changed
+		r.mu.Unlock()
+		if cond(evs) {
+			return evs
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func results(evs []ev) []protocol.TranscriptionResult {
+	var out []protocol.TranscriptionResult
+	for _, e := range evs {
+		if r, ok := e.payload.(protocol.TranscriptionResult); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func finals(evs []ev) []protocol.TranscriptionResult {
+	var out []protocol.TranscriptionResult
+	for _, r := range results(evs) {
+		if r.IsFinal {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// buildPlugins builds the built-in plugins the test needs into a temporary folder.
+func buildPlugins(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
+		"./cmd/earshot-plugin-audio", "./cmd/earshot-plugin-sphinx", "./cmd/earshot-plugin-coach")
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build plugins: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// speech renders sentences with espeak-ng as one 16 kHz mono WAV, each sentence
+// followed by 1.2 s of silence so the transcriber's endpointing ends it. It returns
+// the WAV and the byte offset where each sentence starts.
+func speech(t *testing.T, sentences ...string) ([]byte, []int) {
+	t.Helper()
+	dir := t.TempDir()
+	var parts []string
+	var starts []int
+	off := 44
+	for i, s := range sentences {
+		raw := filepath.Join(dir, "raw"+string(rune('a'+i))+".wav")
+		part := filepath.Join(dir, "part"+string(rune('a'+i))+".raw")
+		if out, err := exec.Command("espeak-ng", "-v", "en-us+klatt", "-s", "140", "-w", raw, s).CombinedOutput(); err != nil {
+			t.Fatalf("espeak-ng: %v\n%s", err, out)
+		}
+		if out, err := exec.Command("sox", raw, "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", part, "pad", "0.3", "1.2").CombinedOutput(); err != nil {
+			t.Fatalf("sox: %v\n%s", err, out)
+		}
+		fi, err := os.Stat(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts = append(starts, off)
+		off += int(fi.Size())
+		parts = append(parts, part)
+	}
+	var pcm []byte
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pcm = append(pcm, b...)
+	}
+	return append(wavHeader(len(pcm)), pcm...), starts
+}
+
+func wavHeader(n int) []byte {
+	h := make([]byte, 44)
+	le := func(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
+	copy(h, "RIFF")
+	le(h[4:], uint32(36+n))
+	copy(h[8:], "WAVEfmt ")
+	le(h[16:], 16)
+	h[20], h[22] = 1, 1 // PCM, mono
+	le(h[24:], 16000)
+	le(h[28:], 32000)
+	h[32], h[34] = 2, 16
+	copy(h[36:], "data")
+	le(h[40:], uint32(n))
+	return h
+}
+
+func body(t *testing.T, src string) hcl.Body {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "test.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return f.Body
+}
+
+// TestRealPluginsKillTranscriber streams espeak-ng speech through the real host and
+// the built-in plugins (audio → sphinx, coach suggester), kills the transcriber with
+// SIGKILL in the middle of the second utterance, and checks that every utterance
+// still gets exactly one correct final and the interviewer's question a suggestion.
+func TestRealPluginsKillTranscriber(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real plugins")
+	}
+	for _, bin := range []string{"espeak-ng", "sox"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+	if _, err := os.Stat("/usr/share/pocketsphinx/model/en-us"); err != nil {
+		t.Skip("pocketsphinx-en-us not installed")
+	}
+	dir := buildPlugins(t)
+	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: testWriter{t}})
+	h, err := host.New(host.Options{Logger: log, Dirs: []string{dir}, BackoffMin: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stage := func(kind sdk.Kind, name, src string) *host.Stage {
+		s, diags := h.Stage(ctx, kind, name, body(t, src), nil)
+		if diags.HasErrors() {
+			t.Fatalf("%s %s: %v", kind, name, diags)
+		}
+		return s
+	}
+	dec := stage(sdk.KindDecoder, "audio", `sample_rate = 16000`)
+	tr := stage(sdk.KindTranscriber, "sphinx", ``)
+	sug := stage(sdk.KindSuggester, "coach", ``)
+
+	rec := &recorder{changed: make(chan struct{})}
+	rt, err := pipeline.New(pipeline.Options{
+		Logger:    log,
+		Publisher: rec,
+		Classify:  Classify,
+		Definitions: []pipeline.Definition{{
+			Name: "interview", Decoder: Decoder(dec), Transcriber: Transcriber(tr),
+			Suggester: Suggester(sug), SuggesterName: "coach",
+			SuggestFrom: []string{protocol.RoleInterviewer},
+		}},
+		DefaultPipeline: "interview",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+
+	// A warm-up sentence first: a cold PocketSphinx decoder garbles its first utterance.
+	wav, starts := speech(t, "good morning and welcome", "tell me about yourself", "why do you want to work here")
+	st, err := rt.OpenStream(ctx, protocol.StreamSpec{SessionID: "s1", UserID: "ivan", Role: protocol.RoleInterviewer,
+		Format: protocol.FormatWAV, SampleRate: 16000, Channels: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(b []byte) {
+		for off := 0; off < len(b); off += 3200 { // 100 ms chunks
+			if err := st.Write(ctx, b[off:min(off+3200, len(b))]); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+		}
+	}
+	write(wav[:starts[2]])
+	rec.wait(t, "the first finals", time.Minute, func(evs []ev) bool {
+		fs := finals(evs)
+		return len(fs) > 0 && fs[len(fs)-1].EndMs > int64(starts[1]-44)/32
+	})
+
+	// The last sentence up to about its middle.
+	half := starts[2] + ((len(wav)-starts[2])/2)&^1
+	rec.mu.Lock()
+	nres := len(results(rec.events))
+	rec.mu.Unlock()
+	write(wav[starts[2]:half])
+	rec.wait(t, "a partial of the last utterance", 30*time.Second, func(evs []ev) bool { return len(results(evs)) > nres })
+	pid := tr.Pid()
+	if pid == 0 {
+		t.Fatal("no transcriber process")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	write(wav[half:])
+	if err := st.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	rec.mu.Lock()
+	evs := append([]ev(nil), rec.events...)
+	rec.mu.Unlock()
+	fs := finals(evs)
+	for _, f := range fs {
+		t.Logf("final %s rev %d %d–%d ms: %q", f.UtteranceID, f.Revision, f.StartMs, f.EndMs, f.Text)
+	}
+	seen := map[string]bool{}
+	for _, r := range results(evs) {
+		if seen[r.UtteranceID] {
+			t.Errorf("result after the final of %s", r.UtteranceID)
+		}
+		if r.IsFinal {
+			seen[r.UtteranceID] = true
+		}
+	}
+	for _, r := range results(evs) {
+		if !seen[r.UtteranceID] {
+			t.Errorf("utterance %s has no final", r.UtteranceID)
+		}
+	}
+	var all []string
+	for _, f := range fs {
+		all = append(all, f.Text)
+	}
+	text := strings.Join(all, " | ")
+	if !strings.Contains(text, "about") && !strings.Contains(text, "yourself") {
+		t.Errorf("finals %q lack the second sentence", text)
+	}
+	// The utterance the kill interrupted arrives once: replayed, not duplicated.
+	if n := strings.Count(text, "want"); n != 1 {
+		t.Errorf("finals %q: \"want\" %d times, want once", text, n)
+	}
+	for _, f := range fs {
+		if strings.Contains(f.Text, "want") && f.StartMs < int64(starts[2]-44)/32-300 {
+			t.Errorf("the replayed final starts at %d ms, before the last sentence (%d ms)", f.StartMs, (starts[2]-44)/32)
+		}
+	}
+	retrying := 0
+	for _, e := range evs {
+		if p, ok := e.payload.(protocol.TranscriptionError); ok && p.Retrying {
+			retrying++
+		}
+	}
+	if retrying != 1 {
+		t.Errorf("%d retrying transcription:error events, want 1", retrying)
+	}
+	rec.wait(t, "a suggestion for the interviewer's questions", 30*time.Second, func(evs []ev) bool {
+		for _, e := range evs {
+			if s, ok := e.payload.(protocol.Suggestions); ok && strings.HasPrefix(s.UtteranceID, st.ID()+"-") && len(s.Suggestions) > 0 && s.Source == "coach" {
+				t.Logf("suggestions for %q: %q …", s.Question, s.Suggestions[0].Text)
+				return true
+			}
+		}
+		return false
+	})
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
