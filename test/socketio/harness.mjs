@@ -63,7 +63,7 @@ function writeConfig(dir) {
 
 /**
  * startDaemon spawns `earshot serve --listen 127.0.0.1:<free port>` and resolves once
- * GET /healthz answers 200. stop() sends SIGTERM, then SIGKILL after 5 s.
+ * GET /healthz and then GET /readyz answer 200. stop() sends SIGTERM, then SIGKILL after 5 s.
  */
 export async function startDaemon() {
   if (!existsSync(earshotBin)) throw new Error(`${earshotBin} not found: run 'make build' first`);
@@ -83,20 +83,23 @@ export async function startDaemon() {
   const exited = new Promise((res) => child.once("exit", (code, sig) => res({ code, sig })));
   const url = `http://127.0.0.1:${port}`;
 
-  const deadline = Date.now() + 30000;
-  let up = false;
-  while (Date.now() < deadline) {
-    const ended = await Promise.race([exited, new Promise((r) => setTimeout(r, 100, null))]);
-    if (ended) throw new Error(`earshot exited early (${JSON.stringify(ended)}):\n${log}`);
-    try {
-      const r = await fetch(url + "/healthz");
-      if (r.status === 200) { up = true; break; }
-    } catch { /* not listening yet */ }
-  }
-  if (!up) {
+  // /healthz answers as soon as the listener is up; /readyz once the plugins and the
+  // pipeline runtime are wired. Audio tests need the latter.
+  const waitPath = async (path, ms) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const ended = await Promise.race([exited, new Promise((r) => setTimeout(r, 100, null))]);
+      if (ended) throw new Error(`earshot exited early (${JSON.stringify(ended)}):\n${log}`);
+      try {
+        const r = await fetch(url + path);
+        if (r.status === 200) return;
+      } catch { /* not listening yet */ }
+    }
     child.kill("SIGKILL");
-    throw new Error(`earshot did not answer /healthz within 30 s:\n${log}`);
-  }
+    throw new Error(`earshot did not answer ${path} with 200 within ${ms} ms:\n${log}`);
+  };
+  await waitPath("/healthz", 30000);
+  await waitPath("/readyz", 60000);
   return {
     url,
     port,
