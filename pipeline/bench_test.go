@@ -30,7 +30,7 @@ func (p *benchPublisher) PublishToUser(sessionID, userID, event string, payload 
 func benchRuntime(b *testing.B, pub Publisher) *Runtime {
 	rt, err := New(Options{
 		Publisher:       pub,
-		Definitions:     []Definition{{Name: "p", Decoder: &fakeDecoder{}, Transcriber: &fakeTranscriber{outCap: 16}}},
+		Definitions:     []Definition{{Name: "p", Decoder: &fakeDecoder{}, Transcriber: &fakeTranscriber{outCap: 16}, ReplayBuffer: 30 * time.Second}},
 		DefaultPipeline: "p",
 	})
 	if err != nil {

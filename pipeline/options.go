@@ -34,7 +34,8 @@ type Definition struct {
 	// long (default 10s).
 	StreamIdleTimeout time.Duration
 	// ReplayBuffer bounds the audio kept since the last final for replay after a
-	// transcriber restart (default 30s).
+	// transcriber restart. Zero disables replay (a restart then loses the audio the
+	// transcriber had not finalized); the configuration's default is 30s.
 	ReplayBuffer time.Duration
 }
 
@@ -114,7 +115,6 @@ func (o *Options) setDefaults() {
 		d := &o.Definitions[i]
 		def(&d.OutputRate, 16000)
 		defd(&d.StreamIdleTimeout, 10*time.Second)
-		defd(&d.ReplayBuffer, 30*time.Second)
 	}
 }
 

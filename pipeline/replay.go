@@ -26,6 +26,9 @@ func newReplayLog(rate int, keep time.Duration) *replayLog {
 
 // Add appends an input. It returns the number of samples dropped to stay bounded.
 func (r *replayLog) Add(in sdk.AudioInput) int {
+	if r.max <= 0 {
+		return 0 // replay disabled
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.items = append(r.items, in)

@@ -33,7 +33,7 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 		Publisher:  e.rec,
 		Registerer: e.reg,
 		Definitions: []Definition{{
-			Name: "p", Decoder: e.dec, Transcriber: e.tr, Suggester: e.sug, SuggesterName: "fake",
+			Name: "p", Decoder: e.dec, Transcriber: e.tr, Suggester: e.sug, SuggesterName: "fake", ReplayBuffer: 30 * time.Second,
 			SuggestFrom: []string{protocol.RoleInterviewer}, SuggestTo: []string{protocol.RoleCandidate},
 		}},
 		DefaultPipeline: "p",
@@ -281,6 +281,22 @@ func TestReplayAfterTranscriberFailure(t *testing.T) {
 				t.Errorf("restarts metric %v", got)
 			}
 		})
+	}
+}
+
+func TestReplayDisabledStillClosesUtterance(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Definitions[0].ReplayBuffer = 0 })
+	e.tr.failAfter = map[int]int{1: 5}
+	s := e.open(t, spec("s1", "alice", ""))
+	writeAll(t, s, script(1, 2, 3))
+	stop(t, s)
+	evs := e.rec.all()
+	checkGuarantees(t, evs)
+	// Without replay the restarted transcriber hears only what follows the failed
+	// input ("w3"): the open utterance keeps its id and gets one final, words lost.
+	fs := finals(evs)
+	if len(fs) != 1 || fs[0].UtteranceID != s.ID()+"-1" || fs[0].Text != words(3) {
+		t.Fatalf("finals %+v", fs)
 	}
 }
 

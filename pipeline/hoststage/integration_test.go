@@ -209,7 +209,7 @@ func TestRealPluginsKillTranscriber(t *testing.T) {
 		Classify:  Classify,
 		Definitions: []pipeline.Definition{{
 			Name: "interview", Decoder: Decoder(dec), Transcriber: Transcriber(tr),
-			Suggester: Suggester(sug), SuggesterName: "coach",
+			Suggester: Suggester(sug), SuggesterName: "coach", ReplayBuffer: 30 * time.Second,
 			SuggestFrom: []string{protocol.RoleInterviewer},
 		}},
 		DefaultPipeline: "interview",
