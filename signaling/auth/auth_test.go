@@ -343,3 +343,20 @@ func TestLoadPublicKeyPEM(t *testing.T) {
 		t.Fatal("garbage accepted")
 	}
 }
+
+func BenchmarkValidateHS256(b *testing.B) {
+	v, err := NewValidator(Config{HMACSecret: testSecret, Leeway: 30 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := Mint(testSecret, Claims{Subject: "alice", Name: "Alice", Role: "interviewer", Sessions: []string{"s1", "s2"}}, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Validate(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
