@@ -15,6 +15,30 @@ package pocketsphinx
 #include <sphinxbase/err.h>
 #include <sphinxbase/cmd_ln.h>
 #include <sphinxbase/logmath.h>
+#include <sphinxbase/feat.h>
+#include <sphinxbase/cmn.h>
+
+// cmn_reweight keeps the live CMN mean but gives it the weight of n frames, so
+// that the next n frames of speech move it halfway to their own mean.
+static int cmn_reweight(ps_decoder_t *ps, int n) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL || n <= 0)
+		return -1;
+	cmn_t *c = f->cmn_struct;
+	int i;
+	for (i = 0; i < c->veclen; i++)
+		c->sum[i] = c->cmn_mean[i] * n;
+	c->nframe = n;
+	return 0;
+}
+
+// cmn_mean0 is the current mean of c0 (log energy), for tests and logs.
+static float cmn_mean0(ps_decoder_t *ps) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL)
+		return 0;
+	return MFCC2FLOAT(f->cmn_struct->cmn_mean[0]);
+}
 
 // parse_args wraps cmd_ln_parse_r: the variadic cmd_ln_init cannot be called
 // from cgo.
@@ -141,6 +165,32 @@ func (d *Decoder) StartStream() error {
 		return errors.New("pocketsphinx: ps_start_stream failed")
 	}
 	return nil
+}
+
+// ReweightCMN keeps the cepstral mean estimate but lowers its weight to
+// frames, so that the next stream's own speech takes over quickly (the weight
+// is 500 frames after ps_init and grows to 800 as speech is heard). The mean
+// is recomputed at the end of each utterance.
+func (d *Decoder) ReweightCMN(frames int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return ErrClosed
+	}
+	if C.cmn_reweight(d.ps, C.int(frames)) < 0 {
+		return errors.New("pocketsphinx: cannot reweight CMN (no live CMN?)")
+	}
+	return nil
+}
+
+// CMNEnergy is the current cepstral mean of c0, the log energy.
+func (d *Decoder) CMNEnergy() float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return 0
+	}
+	return float64(C.cmn_mean0(d.ps))
 }
 
 // StartUtt starts an utterance.
