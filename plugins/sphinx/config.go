@@ -41,7 +41,7 @@ type settings struct {
 	Dictionary      string
 	LanguageModel   string
 	Words           map[string]string // extra dictionary words: word → phones
-	PartialInterval time.Duration      // 0: no partials
+	PartialInterval time.Duration     // 0: no partials
 	Endpoint        time.Duration
 	MaxUtterance    time.Duration
 	Fwdflat         bool
@@ -50,8 +50,8 @@ type settings struct {
 	MaxStreams      int
 	NoiseFloorDBFS  float64 // 0: off
 	VADThreshold    float64
-	CMNWeight       int  // frames of weight left to the CMN prior at stream start; 0: untouched
-	RedecodeFirst   bool // decode each stream's first utterance again with its own CMN
+	CMNWeight       int               // frames of weight left to the CMN prior at stream start; 0: untouched
+	RedecodeFirst   bool              // decode each stream's first utterance again with its own CMN
 	Args            map[string]string // extra PocketSphinx arguments, without the dash
 }
 

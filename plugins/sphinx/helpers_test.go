@@ -235,7 +235,7 @@ type event struct {
 	kind  string // speech, partial, final
 	at    time.Duration
 	r     sdk.Result
-	input int       // index of the input being processed when it happened
+	input int           // index of the input being processed when it happened
 	cpu   time.Duration // when it happened, by the sink's clock
 }
 

@@ -25,9 +25,9 @@ func cpuNow() time.Duration {
 
 // latencyReport is what one paced run over the espeak interview stream found.
 type latencyReport struct {
-	rtf                 float64         // processing time / audio time
+	rtf                  float64         // processing time / audio time
 	finals, firstPartial []time.Duration // per sentence
-	wer                 float64
+	wer                  float64
 }
 
 // measureLatency transcribes the espeak interview stream as if it arrived in
