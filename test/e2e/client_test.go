@@ -239,6 +239,10 @@ func (c *Client) SendBinary(b []byte) {
 	}
 }
 
+// TrySendBinary sends a binary frame and returns the error: for goroutines other
+// than the test's.
+func (c *Client) TrySendBinary(b []byte) error { return c.write(websocket.BinaryMessage, b) }
+
 // RequestAsync sends an event with a fresh id and returns the id; AwaitAck waits
 // for its ack.
 func (c *Client) RequestAsync(event string, data any) int {

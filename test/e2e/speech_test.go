@@ -362,7 +362,7 @@ func answer(t testing.TB) *Speech {
 // oneSentence is a short single-utterance clip.
 func oneSentence(t testing.TB) *Speech {
 	return makeSpeech(t, speechSpec{Name: "one", Rate: 16000, Lead: 500 * time.Millisecond, Tail: 800 * time.Millisecond,
-		Sentences: []string{"tell me about yourself"}})
+		Sentences: []string{"i have worked as a software engineer for five years"}})
 }
 
 // TestSpeechClips checks the generated clips themselves: lengths, spans inside the
