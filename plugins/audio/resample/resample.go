@@ -78,6 +78,9 @@ func (r *Resampler) Taps() int { return r.taps }
 // Process appends to dst the output samples that the input so far determines.
 // Output lags input by Taps()/2 input samples until Flush.
 func (r *Resampler) Process(dst, in []float32) []float32 {
+	if r.flushed {
+		return dst
+	}
 	if r.taps == 0 {
 		r.inTotal += int64(len(in))
 		return append(dst, in...)
@@ -91,10 +94,13 @@ func (r *Resampler) Process(dst, in []float32) []float32 {
 // up to the output sample that corresponds to the end of the input. Later calls
 // to Process or Flush return nothing more.
 func (r *Resampler) Flush(dst []float32) []float32 {
-	if r.taps == 0 || r.flushed {
+	if r.flushed {
 		return dst
 	}
 	r.flushed = true
+	if r.taps == 0 {
+		return dst
+	}
 	end := (r.inTotal*r.l + r.m - 1) / r.m // outputs covering the input
 	r.buf = append(r.buf, make([]float32, r.taps/2+1)...)
 	for r.next < end {
