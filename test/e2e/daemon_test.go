@@ -34,6 +34,8 @@ type DaemonOptions struct {
 	Env []string
 	// Args are extra arguments after `serve`.
 	Args []string
+	// Addr is the listen address; empty picks a free loopback port.
+	Addr string
 }
 
 // Daemon is a running `earshot serve` process.
@@ -110,6 +112,9 @@ func StartDaemon(t testing.TB, o DaemonOptions) *Daemon {
 		log:     &syncBuffer{},
 		exited:  make(chan struct{}),
 		plugins: map[int]string{},
+	}
+	if o.Addr != "" {
+		d.Addr = o.Addr
 	}
 	args := []string{"serve", "--listen", d.Addr}
 	if o.Config != "" {
@@ -438,6 +443,7 @@ type speechConfig struct {
 	ExtraPlugins    string
 	EventRate       int
 	AudioRateLimit  string
+	SuggestTo       []string // default ["candidate"]
 }
 
 // hcl renders the configuration.
@@ -457,6 +463,13 @@ func (c speechConfig) hcl() string {
 	}
 	if c.AudioRateLimit == "" {
 		c.AudioRateLimit = "256KiB"
+	}
+	if len(c.SuggestTo) == 0 {
+		c.SuggestTo = []string{candidate}
+	}
+	suggestTo := make([]string, 0, len(c.SuggestTo))
+	for _, r := range c.SuggestTo {
+		suggestTo = append(suggestTo, strconv.Quote(r))
 	}
 	transcriber := c.Transcriber
 	if transcriber == "" {
@@ -482,13 +495,13 @@ plugin "coach" {}
 pipeline "interview" {
   relay_audio         = %t
   suggest_from        = ["interviewer"]
-  suggest_to          = ["candidate"]
+  suggest_to          = [%s]
   stream_idle_timeout = %q
   decoder "audio" {}
   %s
   suggester "coach" {}
 }
-`, strings.Join(origins, ", "), c.Demo, c.EventRate, 2*c.EventRate, c.AudioRateLimit, c.Loopback, c.ExtraPlugins, c.RelayAudio, c.IdleTimeout, transcriber)
+`, strings.Join(origins, ", "), c.Demo, c.EventRate, 2*c.EventRate, c.AudioRateLimit, c.Loopback, c.ExtraPlugins, c.RelayAudio, strings.Join(suggestTo, ", "), c.IdleTimeout, transcriber)
 }
 
 // roles, for brevity.
