@@ -294,7 +294,7 @@ func TestElementLimit(t *testing.T) {
 func FuzzDemuxer(f *testing.F) {
 	mr := chromium(f)
 	for _, seed := range [][]byte{
-		mr[:1500], // chunk 0 and the start of chunk 1
+		mr[:1500],                         // chunk 0 and the start of chunk 1
 		readFile(f, "speech.webm")[:1500], // SeekHead, Void, known-size clusters
 		readFile(f, "speech-live.webm")[:1500],
 		stream(simple(1, 0x82, 2, 3, 255, 45, 1, 2, 3), simple(1, 0x86, 1, 0x82, 1, 2, 3)),
