@@ -42,7 +42,7 @@ func FuzzDetectQuestion(f *testing.F) {
 		if !ok {
 			return
 		}
-		if !strings.HasSuffix(strings.Join(expand(words(s)), " "), q) {
+		if !strings.HasSuffix(strings.Join(dedupe(expand(words(s))), " "), q) {
 			t.Fatalf("question %q is not the tail of %q", q, s)
 		}
 		for _, m := range ix.Match(q) {

@@ -80,7 +80,7 @@ var statementsBefore = set("that", "is", "reason", "which", "exactly", "know", "
 // DetectQuestion reports whether text (one final transcript) asks something, and
 // returns the question part: the text from the first question cue onwards.
 func DetectQuestion(text string) (question string, ok bool) {
-	ws := expand(words(text))
+	ws := dedupe(expand(words(text)))
 	if len(ws) < 2 {
 		return "", false
 	}
@@ -89,6 +89,19 @@ func DetectQuestion(text string) (question string, ok bool) {
 		return "", false
 	}
 	return strings.Join(ws[at:], " "), true
+}
+
+// dedupe drops immediate repetitions ("what what would you"), a common
+// disfluency that hides the question shape.
+func dedupe(ws []string) []string {
+	out := ws[:0:0]
+	for i, w := range ws {
+		if i > 0 && w == ws[i-1] {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // cueIndex returns the index of the first word of the first question cue, or -1.

@@ -96,6 +96,8 @@ func expand(ws []string) []string {
 var irregular = map[string]string{
 	"led": "lead", "leading": "lead", "leader": "lead", "leaders": "lead", "leadership": "lead",
 	"failed": "fail", "failure": "fail", "failures": "fail", "failing": "fail",
+	"hardest": "hard", "harder": "hard", "toughest": "tough", "tougher": "tough",
+	"biggest": "big", "bigger": "big", "greatest": "great", "largest": "large",
 	"weaknesses": "weak", "weakness": "weak", "weak": "weak",
 	"strengths": "strong", "strength": "strong", "strong": "strong", "strongest": "strong",
 	"mistakes": "mistake", "mistake": "mistake", "wrong": "mistake",

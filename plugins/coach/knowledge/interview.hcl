@@ -607,6 +607,7 @@ topic "debugging" {
     "hardest bug",
     "difficult bug",
     "track down a bug",
+    "how do you approach a hard problem",
     "troubleshoot a problem",
     "something is broken in production",
   ]
