@@ -673,9 +673,9 @@ func TestConfigureErrors(t *testing.T) {
 
 func TestChatURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"http://127.0.0.1:11434/v1":                   "http://127.0.0.1:11434/v1/chat/completions",
-		"https://api.openai.com/v1/":                  "https://api.openai.com/v1/chat/completions",
-		"http://h:8000/v1/chat/completions":           "http://h:8000/v1/chat/completions",
+		"http://127.0.0.1:11434/v1":                    "http://127.0.0.1:11434/v1/chat/completions",
+		"https://api.openai.com/v1/":                   "https://api.openai.com/v1/chat/completions",
+		"http://h:8000/v1/chat/completions":            "http://h:8000/v1/chat/completions",
 		"https://x.example/openai/v1?api-version=2024": "https://x.example/openai/v1/chat/completions?api-version=2024",
 	} {
 		got, err := chatURL(in)
