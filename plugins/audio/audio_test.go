@@ -274,6 +274,7 @@ func TestBadInput(t *testing.T) {
 		{"ogg truncated", sdk.Format{Container: "ogg"}, oggFile[:50000], sdk.CodeInvalidAudio},
 		{"ogg corrupt byte (CRC)", sdk.Format{Container: "ogg"}, flip(oggFile, 40000), sdk.CodeInvalidAudio},
 		{"ogg not Opus", sdk.Format{Container: "ogg"}, notOpus(t, oggFile), sdk.CodeUnsupportedFormat},
+		{"opus packet over max_element_size", sdk.Format{Container: "opus"}, make([]byte, 2<<20), sdk.CodeInvalidAudio},
 		{"opus garbage packet", sdk.Format{Container: "opus"}, []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, sdk.CodeInvalidAudio},
 	}
 	d := New()

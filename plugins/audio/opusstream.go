@@ -16,6 +16,7 @@ import (
 // opusStream decodes Opus from WebM, Ogg or raw packets.
 type opusStream struct {
 	container  string
+	maxPacket  int // raw Opus: max_element_size
 	out        *output
 	dec        *opus.Decoder
 	rs         *resample.Resampler // only for output rates libopus cannot produce
@@ -33,7 +34,7 @@ type opusStream struct {
 
 func newOpusStream(container string, cfg config, o *output) (*opusStream, error) {
 	decRate := o.rate
-	s := &opusStream{container: container, out: o}
+	s := &opusStream{container: container, out: o, maxPacket: cfg.MaxElementSize}
 	if !opus.CanDecodeAt(decRate) {
 		decRate = 48000
 		rs, err := resample.New(decRate, o.rate)
@@ -81,6 +82,9 @@ func (s *opusStream) write(chunk []byte) error {
 	case "opus":
 		if len(chunk) == 0 {
 			return nil
+		}
+		if len(chunk) > s.maxPacket {
+			return sdk.Errorf(sdk.CodeInvalidAudio, "%d-byte Opus packet (limit %d)", len(chunk), s.maxPacket)
 		}
 		return s.packet(chunk, -1, 0)
 	}
