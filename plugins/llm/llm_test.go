@@ -721,3 +721,30 @@ func TestHistoryIsBounded(t *testing.T) {
 		t.Errorf("prompt %q", got)
 	}
 }
+
+func TestUpdatesAreRateLimited(t *testing.T) {
+	srv := newFakeServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		streamChunks(w, "- a", "b", "c\n", "- d", "e", "f")
+	})
+	cfg := baseConfig(srv)
+	cfg["update_interval"] = "1h" // only the first text, completed lines and the end send updates
+	l, logs := configure(t, cfg)
+	s := start(t, l, logs)
+	s.say("u1", "interviewer", "tell me about yourself")
+	sets := s.untilFinal()
+	if err := s.end(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sets) != 3 {
+		t.Fatalf("got %d updates, want 3 (the first text, the completed line, the final): %+v", len(sets), sets)
+	}
+	if got := sets[0].Suggestions; len(got) != 1 || got[0].Text != "a" {
+		t.Errorf("first update %+v", got)
+	}
+	if got := sets[1].Suggestions; len(got) != 1 || got[0].Text != "abc" {
+		t.Errorf("second update %+v", got)
+	}
+	if got := sets[2].Suggestions; len(got) != 2 || got[1].Text != "def" {
+		t.Errorf("final %+v", got)
+	}
+}
