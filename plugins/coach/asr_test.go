@@ -38,5 +38,41 @@ func TestMatchRecognisedSpeech(t *testing.T) {
 	}
 }
 
+// TestDetectRecognisedSpeech measures question detection on what PocketSphinx
+// heard of questions.txt: questions must mostly survive recognition, and
+// statements must not turn into questions.
+func TestDetectRecognisedSpeech(t *testing.T) {
+	cases := readCases(t, "questions-asr.txt")
+	var pos, tp, neg, fp int
+	for _, c := range cases {
+		_, got := DetectQuestion(c[1])
+		if c[0] == "Q" {
+			pos++
+			if got {
+				tp++
+			} else {
+				t.Logf("question missed: %q", c[1])
+			}
+		} else {
+			neg++
+			if got {
+				fp++
+				t.Logf("false question: %q", c[1])
+			}
+		}
+	}
+	t.Logf("recognised speech: %d of %d questions detected (%.0f%%), %d of %d statements taken for questions",
+		tp, pos, 100*float64(tp)/float64(pos), fp, neg)
+	if float64(tp) < minASRDetected*float64(pos) {
+		t.Errorf("detected %d of %d questions, want ≥ %.0f%%", tp, pos, 100*minASRDetected)
+	}
+	if fp > 0 {
+		t.Errorf("%d statements taken for questions", fp)
+	}
+}
+
+// minASRDetected is the share of recognised questions that must be detected.
+const minASRDetected = 0.91 // 34 of 37 when this was written
+
 // minASRTop1 is the share of recognised questions whose top topic must be right.
 const minASRTop1 = 0.81 // 44 of 54 when this was written

@@ -58,7 +58,9 @@ var questionContinuations = set(
 // count anywhere in the utterance.
 var prompts = [][]string{
 	{"tell", "me"}, {"tell", "us"}, {"walk", "me", "through"}, {"walk", "us", "through"},
-	{"talk", "me", "through"}, {"talk", "us", "through"}, {"take", "me", "through"},
+	{"talk", "me", "through"}, {"talk", "us", "through"},
+	// PocketSphinx often hears "talk me through" as "talked me through".
+	{"talked", "me", "through"}, {"walked", "me", "through"}, {"take", "me", "through"},
 	{"take", "us", "through"}, {"give", "me", "an", "example"}, {"give", "us", "an", "example"},
 	{"give", "me", "a"}, {"describe", "a"}, {"describe", "an"}, {"describe", "the"},
 	{"describe", "your"}, {"describe", "how"}, {"describe", "yourself"}, {"explain", "how"},
@@ -148,7 +150,7 @@ func cueIndex(ws []string) int {
 // "you told me", "people talk about".
 func promptApplies(ws []string, i int, p []string) bool {
 	switch p[0] {
-	case "talk":
+	case "talk", "talked", "walked":
 		// "talk about" asks only when addressed: "can you talk about", "let's talk
 		// about", or at the start of a clause.
 		return i == 0 || onlyFillersBefore(ws, i) || ws[i-1] == "you" || ws[i-1] == "us"
