@@ -181,6 +181,7 @@ type fakeDecoder struct {
 	opens       int
 	failAfter   map[int]int // open number → fail after this many chunks
 	unavailable bool        // WaitReady gives up
+	lag         bool        // hold each chunk's PCM until the next chunk (lost if the decoder dies)
 }
 
 func (d *fakeDecoder) OpenDecode(ctx context.Context, f sdk.Format) (DecodeStream, error) {
@@ -191,6 +192,7 @@ func (d *fakeDecoder) OpenDecode(ctx context.Context, f sdk.Format) (DecodeStrea
 	if n, ok := d.failAfter[d.opens]; ok {
 		fs.failAfter = n
 	}
+	fs.lag = d.lag
 	return fs, nil
 }
 
@@ -212,6 +214,8 @@ type fakeDecodeStream struct {
 	sawHeader bool
 	odd       []byte
 	closed    bool
+	lag       bool
+	held      []int16
 }
 
 func (s *fakeDecodeStream) Send(ctx context.Context, chunk []byte) error {
@@ -243,6 +247,10 @@ func (s *fakeDecodeStream) Send(ctx context.Context, chunk []byte) error {
 		pcm[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
 	}
 	s.odd = append([]byte(nil), b[2*n:]...)
+	if s.lag {
+		pcm, s.held = s.held, pcm
+		n = len(pcm)
+	}
 	if n > 0 {
 		select { // a bounded pipe, like a gRPC stream's window
 		case s.out <- sdk.PCM{Samples: pcm}:
@@ -258,6 +266,9 @@ func (s *fakeDecodeStream) CloseSend() error {
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
+		if len(s.held) > 0 {
+			s.out <- sdk.PCM{Samples: s.held}
+		}
 		close(s.out)
 	}
 	return nil

@@ -163,3 +163,192 @@ func ebmlSize(b []byte) (size uint64, n int, known, ok bool) {
 	}
 	return size, n, !allOnes, true
 }
+
+// resync drops the beginning of chunk (which starts at byte offset of the stream) up
+// to the first point a decoder that was just given the container header can continue
+// from: a sample-frame boundary for raw PCM and WAV, the next Ogg page, the next WebM
+// Cluster. It reports whether that point was found; if not the whole chunk is dropped
+// and the next chunk is searched.
+func resync(format string, channels int, header, chunk []byte, offset int64) ([]byte, bool) {
+	if channels <= 0 {
+		channels = 1
+	}
+	align := 0
+	switch format {
+	case protocol.FormatPCM16:
+		align = 2 * channels
+	case protocol.FormatF32:
+		align = 4 * channels
+	case protocol.FormatWAV:
+		align = wavBlockAlign(header)
+		offset -= int64(len(header))
+	case protocol.FormatOgg:
+		return oggPageStart(chunk)
+	case protocol.FormatWebM:
+		return cutAt(chunk, []byte{0x1F, 0x43, 0xB6, 0x75})
+	default:
+		return chunk, true // one packet per chunk (opus): nothing to align
+	}
+	if align <= 0 || offset < 0 {
+		return chunk, true
+	}
+	skip := int((int64(align) - offset%int64(align)) % int64(align))
+	if skip > len(chunk) {
+		return nil, false
+	}
+	return chunk[skip:], true
+}
+
+func cutAt(chunk, pattern []byte) ([]byte, bool) {
+	if i := bytes.Index(chunk, pattern); i >= 0 {
+		return chunk[i:], true
+	}
+	return nil, false
+}
+
+// wavBlockAlign reads the block alignment from a WAV header's fmt chunk (0 if absent).
+func wavBlockAlign(h []byte) int {
+	off := 12
+	for off+8 <= len(h) {
+		size := int(binary.LittleEndian.Uint32(h[off+4 : off+8]))
+		if bytes.Equal(h[off:off+4], []byte("fmt ")) {
+			if off+8+14 > len(h) {
+				return 0
+			}
+			return int(binary.LittleEndian.Uint16(h[off+8+12:]))
+		}
+		if size < 0 || size > maxHeaderBytes {
+			return 0
+		}
+		off += 8 + size + size&1
+	}
+	return 0
+}
+
+// wavSampleRate reads the sample rate from a WAV header's fmt chunk (0 if absent).
+func wavSampleRate(h []byte) int {
+	off := 12
+	for off+8 <= len(h) {
+		size := int(binary.LittleEndian.Uint32(h[off+4 : off+8]))
+		if bytes.Equal(h[off:off+4], []byte("fmt ")) {
+			if off+8+8 > len(h) {
+				return 0
+			}
+			return int(binary.LittleEndian.Uint32(h[off+8+4:]))
+		}
+		if size < 0 || size > maxHeaderBytes {
+			return 0
+		}
+		off += 8 + size + size&1
+	}
+	return 0
+}
+
+// oggPageStart finds the first page in chunk that does not continue a packet from the
+// page before it (that packet's beginning was not given to the decoder).
+func oggPageStart(chunk []byte) ([]byte, bool) {
+	for off := 0; ; {
+		i := bytes.Index(chunk[off:], []byte("OggS"))
+		if i < 0 {
+			return nil, false
+		}
+		i += off
+		if i+5 >= len(chunk) || chunk[i+5]&0x01 == 0 {
+			return chunk[i:], true
+		}
+		off = i + 4
+	}
+}
+
+// oggPages counts the pages of an Ogg header prefix.
+func oggPages(h []byte) uint32 {
+	var n uint32
+	for off := 0; off+27 <= len(h); n++ {
+		nseg := int(h[off+26])
+		if off+27+nseg > len(h) {
+			break
+		}
+		size := 27 + nseg
+		for _, x := range h[off+27 : off+27+nseg] {
+			size += int(x)
+		}
+		off += size
+	}
+	return n
+}
+
+// oggRenumber rewrites the sequence numbers (and CRCs) of the Ogg pages that follow
+// the header pages given to a re-opened decoder, so that the decoder sees one
+// continuous logical stream rather than a gap where the old decoder died.
+type oggRenumber struct {
+	next uint32
+	buf  []byte
+}
+
+// feed takes stream bytes and returns the complete pages among them, renumbered;
+// the bytes of an incomplete page wait for the next call.
+func (r *oggRenumber) feed(b []byte) []byte {
+	r.buf = append(r.buf, b...)
+	var out []byte
+	for len(r.buf) >= 27 {
+		if !bytes.HasPrefix(r.buf, []byte("OggS")) {
+			i := bytes.Index(r.buf, []byte("OggS"))
+			if i < 0 {
+				r.buf = append(r.buf[:0], r.buf[len(r.buf)-3:]...)
+				break
+			}
+			r.buf = r.buf[i:]
+			continue
+		}
+		nseg := int(r.buf[26])
+		if len(r.buf) < 27+nseg {
+			break
+		}
+		size := 27 + nseg
+		for _, x := range r.buf[27 : 27+nseg] {
+			size += int(x)
+		}
+		if len(r.buf) < size {
+			break
+		}
+		page := append([]byte(nil), r.buf[:size]...)
+		binary.LittleEndian.PutUint32(page[18:], r.next)
+		r.next++
+		binary.LittleEndian.PutUint32(page[22:], 0)
+		binary.LittleEndian.PutUint32(page[22:], oggCRC(page))
+		out = append(out, page...)
+		r.buf = r.buf[size:]
+	}
+	if len(r.buf) == 0 {
+		r.buf = nil
+	} else if cap(r.buf) > 2*maxOggPage {
+		r.buf = append([]byte(nil), r.buf...)
+	}
+	return out
+}
+
+const maxOggPage = 27 + 255 + 255*255
+
+var oggCRCTable = func() (t [256]uint32) {
+	for i := range t {
+		r := uint32(i) << 24
+		for j := 0; j < 8; j++ {
+			if r&0x80000000 != 0 {
+				r = r<<1 ^ 0x04C11DB7
+			} else {
+				r <<= 1
+			}
+		}
+		t[i] = r
+	}
+	return t
+}()
+
+// oggCRC is the Ogg page checksum (CRC-32, polynomial 0x04C11DB7, no reflection).
+func oggCRC(b []byte) uint32 {
+	var crc uint32
+	for _, x := range b {
+		crc = crc<<8 ^ oggCRCTable[byte(crc>>24)^x]
+	}
+	return crc
+}

@@ -79,3 +79,98 @@ func FuzzContainerHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestResync(t *testing.T) {
+	wav, err := os.ReadFile(filepath.Join("testdata", "short.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wavHdr, _ := containerHeader(protocol.FormatWAV, wav)
+	ogg, _ := os.ReadFile(filepath.Join("testdata", "short.ogg"))
+	webm, _ := os.ReadFile(filepath.Join("testdata", "short.webm"))
+	oggHdr, _ := containerHeader(protocol.FormatOgg, ogg)
+	webmHdr, _ := containerHeader(protocol.FormatWebM, webm)
+	for _, tc := range []struct {
+		name     string
+		format   string
+		channels int
+		header   []byte
+		chunk    []byte
+		offset   int64
+		want     []byte
+		ok       bool
+	}{
+		{"pcm16 aligned", protocol.FormatPCM16, 1, nil, []byte{1, 2, 3, 4}, 6, []byte{1, 2, 3, 4}, true},
+		{"pcm16 mid-sample", protocol.FormatPCM16, 1, nil, []byte{1, 2, 3, 4}, 7, []byte{2, 3, 4}, true},
+		{"pcm16 stereo", protocol.FormatPCM16, 2, nil, []byte{1, 2, 3, 4, 5, 6}, 9, []byte{4, 5, 6}, true},
+		{"f32 mid-sample", protocol.FormatF32, 1, nil, []byte{1, 2, 3, 4, 5}, 2, []byte{3, 4, 5}, true},
+		{"wav after header", protocol.FormatWAV, 1, wavHdr, []byte{1, 2, 3}, int64(len(wavHdr)) + 1, []byte{2, 3}, true},
+		{"opus packets", protocol.FormatOpus, 1, nil, []byte{9}, 5, []byte{9}, true},
+		{"ogg mid-page", protocol.FormatOgg, 1, oggHdr, append([]byte("xyz"), ogg[len(oggHdr):]...), 0, ogg[len(oggHdr):], true},
+		{"ogg no page", protocol.FormatOgg, 1, oggHdr, ogg[len(oggHdr)+4 : len(oggHdr)+20], 0, nil, false},
+		{"webm mid-cluster", protocol.FormatWebM, 1, webmHdr, append([]byte{0xA3, 0x81, 0x00}, webm[len(webmHdr):]...), 0, webm[len(webmHdr):], true},
+		{"webm no cluster", protocol.FormatWebM, 1, webmHdr, []byte{0xA3, 0x81, 0x00}, 0, nil, false},
+	} {
+		got, ok := resync(tc.format, tc.channels, tc.header, tc.chunk, tc.offset)
+		if ok != tc.ok || !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: got %v %v, want %v %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+	if a := wavBlockAlign(wavHdr); a != 2 {
+		t.Errorf("block align of a mono s16 WAV: %d", a)
+	}
+}
+
+func TestOggRenumber(t *testing.T) {
+	ogg, err := os.ReadFile(filepath.Join("testdata", "short.ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, _ := containerHeader(protocol.FormatOgg, ogg)
+	if n := oggPages(hdr); n != 2 {
+		t.Fatalf("%d header pages, want 2 (OpusHead, OpusTags)", n)
+	}
+	// The checksum matches the encoder's on every page of the file.
+	for off := 0; off < len(ogg); {
+		nseg := int(ogg[off+26])
+		size := 27 + nseg
+		for _, x := range ogg[off+27 : off+27+nseg] {
+			size += int(x)
+		}
+		page := bytes.Clone(ogg[off : off+size])
+		want := binary.LittleEndian.Uint32(page[22:])
+		binary.LittleEndian.PutUint32(page[22:], 0)
+		if got := oggCRC(page); got != want {
+			t.Fatalf("page at %d: crc %08x, want %08x", off, got, want)
+		}
+		off += size
+	}
+	// Audio pages fed in 7-byte pieces come out whole, numbered from 5, checksums right.
+	r := &oggRenumber{next: 5}
+	var out []byte
+	body := append([]byte("junk"), ogg[len(hdr):]...)
+	for i := 0; i < len(body); i += 7 {
+		out = append(out, r.feed(body[i:min(i+7, len(body))])...)
+	}
+	if len(out) != len(ogg)-len(hdr) {
+		t.Fatalf("%d bytes out, want %d", len(out), len(ogg)-len(hdr))
+	}
+	seq := uint32(5)
+	for off := 0; off < len(out); seq++ {
+		nseg := int(out[off+26])
+		size := 27 + nseg
+		for _, x := range out[off+27 : off+27+nseg] {
+			size += int(x)
+		}
+		page := bytes.Clone(out[off : off+size])
+		if got := binary.LittleEndian.Uint32(page[18:]); got != seq {
+			t.Errorf("page sequence %d, want %d", got, seq)
+		}
+		crc := binary.LittleEndian.Uint32(page[22:])
+		binary.LittleEndian.PutUint32(page[22:], 0)
+		if oggCRC(page) != crc {
+			t.Errorf("page %d: bad checksum", seq)
+		}
+		off += size
+	}
+}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -93,4 +94,54 @@ func (r *replayLog) Dropped() time.Duration {
 
 func samplesDur(n, rate int) time.Duration {
 	return time.Duration(n) * time.Second / time.Duration(rate)
+}
+
+// decoderReplayBytes bounds what is kept for a re-opened decoder (8 s of 16 kHz
+// pcm16, a minute of Opus at 32 kbit/s).
+const decoderReplayBytes = 256 << 10
+
+// byteLog keeps the stream bytes sent to a decoder that it has not provably decoded,
+// to give them again to a re-opened decoder. Bounded; beyond it the oldest go.
+type byteLog struct {
+	mu    sync.Mutex
+	start int64 // stream offset of buf[0]
+	buf   []byte
+	max   int
+}
+
+// Add appends b, found at stream offset off.
+func (l *byteLog) Add(off int64, b []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buf) == 0 {
+		l.start = off
+	}
+	l.buf = append(l.buf, b...)
+	if over := len(l.buf) - l.max; over > 0 {
+		l.buf = append([]byte(nil), l.buf[over:]...)
+		l.start += int64(over)
+	}
+}
+
+// TrimTo forgets the bytes before stream offset off.
+func (l *byteLog) TrimTo(off int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := off - l.start
+	if n <= 0 {
+		return
+	}
+	n = min(n, int64(len(l.buf)))
+	l.buf = l.buf[n:]
+	l.start += n
+	if len(l.buf) == 0 {
+		l.buf = nil // let the array go
+	}
+}
+
+// From returns the kept bytes and the stream offset they start at.
+func (l *byteLog) From() (int64, []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.start, bytes.Clone(l.buf)
 }

@@ -2,8 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
+	"os"
+
 	"encoding/base64"
 	"errors"
+	"github.com/hashicorp/go-hclog"
 	"slices"
 	"testing"
 	"time"
@@ -39,6 +43,9 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 		DefaultPipeline: "p",
 		CallTimeout:     time.Second,
 		DrainTimeout:    2 * time.Second,
+	}
+	if os.Getenv("PIPELINE_DEBUG") != "" {
+		opts.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: os.Stderr})
 	}
 	if mod != nil {
 		mod(&opts)
@@ -364,6 +371,7 @@ func TestUnavailableClosesOnlyThatStream(t *testing.T) {
 func TestDecoderRestartRefeedsHeader(t *testing.T) {
 	e := newEnv(t, nil)
 	e.dec.failAfter = map[int]int{1: 4}
+	e.dec.lag = true
 	sp := spec("s1", "alice", "")
 	sp.Format = protocol.FormatWAV
 	s := e.open(t, sp)
@@ -379,13 +387,21 @@ func TestDecoderRestartRefeedsHeader(t *testing.T) {
 	if e.dec.opens != 2 {
 		t.Errorf("decoder opened %d times", e.dec.opens)
 	}
+	// Not a sample lost or repeated: the PCM the dead decoder had not delivered was
+	// decoded again from the kept bytes.
+	if f := finals(evs)[0]; f.StartMs != 0 || f.EndMs != 180 || s.(*stream).decoded.Load() != 9*frameSamples {
+		t.Errorf("final %d–%d ms, %d samples decoded; want 0–180 ms, %d", f.StartMs, f.EndMs, s.(*stream).decoded.Load(), 9*frameSamples)
+	}
 }
 
 func wavHeaderBytes() []byte {
 	h := make([]byte, 44)
 	copy(h, "RIFF\xff\xff\xff\xffWAVEfmt ")
 	h[16] = 16
-	h[20], h[22] = 1, 1
+	h[20], h[22] = 1, 1                          // PCM, mono
+	binary.LittleEndian.PutUint32(h[24:], 16000) // sample rate
+	binary.LittleEndian.PutUint32(h[28:], 32000) // byte rate
+	h[32], h[34] = 2, 16                         // block align, bits
 	copy(h[36:], "data\xff\xff\xff\xff")
 	return h
 }

@@ -94,12 +94,16 @@ type stream struct {
 	marks   []mark // recent transcriber inputs, for latency metrics
 
 	// Owned by the transcriber supervisor.
-	utt     *utterance
-	nextUtt int
-	tmap    timeMap
-	restart map[string][]time.Time // per stage, recent restarts
-	rmu     sync.Mutex
-	unsent  []byte // a chunk whose Send failed, re-sent first after a decoder restart
+	utt       *utterance
+	nextUtt   int
+	tmap      timeMap
+	restart   map[string][]time.Time // per stage, recent restarts
+	rmu       sync.Mutex
+	unsent    []byte       // a chunk whose Send failed, re-sent first after a decoder restart
+	sentBytes atomic.Int64 // stream bytes the decoders accepted
+	blog      *byteLog     // bytes sent to the decoder and not known decoded
+	resyncing bool         // a re-opened decoder waits for a point it can continue from
+	oggPages  *oggRenumber // after a decoder restart on Ogg: pages renumbered to follow the header
 }
 
 type mark struct {
@@ -119,6 +123,7 @@ func newStream(rt *Runtime, sess *session, def *Definition, spec protocol.Stream
 		inQ:     newQueue[[]byte](rt.opts.InputQueueBytes),
 		pcmQ:    newQueue[pcmItem](rt.opts.PCMQueueBytes),
 		replay:  newReplayLog(def.OutputRate, def.ReplayBuffer),
+		blog:    &byteLog{max: decoderReplayBytes},
 		restart: map[string][]time.Time{},
 	}
 	if clip == nil {
@@ -465,6 +470,7 @@ func (s *stream) runDecode(dec DecodeStream) {
 		err := s.decodeAttempt(dec)
 		_ = dec.Close()
 		if err == nil || s.ctx.Err() != nil {
+			s.log.Debug("decoder side ended", "error", err, "aborted", context.Cause(s.ctx))
 			return
 		}
 		var se *sdk.StreamError
@@ -521,6 +527,12 @@ func (s *stream) reopenDecoder(cause error) (DecodeStream, bool) {
 		s.mu.Lock()
 		hdr := s.header
 		s.mu.Unlock()
+		s.resyncing = true
+		s.oggPages = nil
+		if s.spec.Format == protocol.FormatOgg && len(hdr) > 0 {
+			s.oggPages = &oggRenumber{next: oggPages(hdr)}
+		}
+		s.log.Debug("decoder re-opened", "header", len(hdr), "sent", s.sentBytes.Load(), "unsent", len(s.unsent))
 		if len(hdr) > 0 {
 			cctx, cancel := context.WithTimeoutCause(s.ctx, s.rt.opts.CallTimeout, errHung)
 			err = d.Send(cctx, hdr)
@@ -569,6 +581,7 @@ func (s *stream) decodeAttempt(dec DecodeStream) error {
 		if err != nil {
 			return attemptErr(actx, err)
 		}
+		s.ackDecoded()
 	}
 }
 
@@ -580,6 +593,19 @@ func (s *stream) inputEnded() bool {
 }
 
 func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc, dec DecodeStream, prog *progress) {
+	if s.resyncing {
+		// A re-opened decoder: first the bytes the old one may not have decoded.
+		off, b := s.blog.From()
+		s.log.Debug("replaying to the re-opened decoder", "from", off, "bytes", len(b))
+		for len(b) > 0 {
+			n := min(len(b), replayPiece)
+			if err := s.sendBytes(actx, dec, b[:n], off); err != nil {
+				cancel(err)
+				return
+			}
+			b, off = b[n:], off+int64(n)
+		}
+	}
 	if s.unsent != nil {
 		if err := s.sendChunk(actx, dec, s.unsent); err != nil {
 			cancel(err)
@@ -601,7 +627,7 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 			return // the attempt is over
 		}
 		if err := s.sendChunk(actx, dec, chunk); err != nil {
-			if actx.Err() == nil {
+			if actx.Err() == nil || errors.Is(context.Cause(actx), errHung) {
 				s.unsent = chunk
 			}
 			cancel(err)
@@ -610,14 +636,89 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 	}
 }
 
+// replayPiece bounds the messages a decoder replay is sent in.
+const replayPiece = 32 << 10
+
+// sendChunk sends the stream's next chunk and keeps it until it is known decoded.
 func (s *stream) sendChunk(actx context.Context, dec DecodeStream, chunk []byte) error {
+	off := s.sentBytes.Load()
+	if err := s.sendBytes(actx, dec, chunk, off); err != nil {
+		return err
+	}
+	s.blog.Add(off, chunk)
+	s.sentBytes.Store(off + int64(len(chunk)))
+	return nil
+}
+
+// sendBytes sends bytes found at stream offset off; after a decoder restart it first
+// skips to a point the new decoder can continue from.
+func (s *stream) sendBytes(actx context.Context, dec DecodeStream, b []byte, off int64) error {
+	payload := b
+	if s.resyncing {
+		s.mu.Lock()
+		hdr := s.header
+		s.mu.Unlock()
+		var ok bool
+		payload, ok = resync(s.spec.Format, s.spec.Channels, hdr, b, off)
+		s.resyncing = !ok
+		if ok {
+			s.log.Debug("re-opened decoder resynchronised", "offset", off, "skipped", len(b)-len(payload))
+		}
+	}
+	if s.oggPages != nil && len(payload) > 0 {
+		payload = s.oggPages.feed(payload)
+	}
+	if len(payload) == 0 {
+		return nil
+	}
 	s.decPending.CompareAndSwap(0, time.Now().UnixNano())
 	cctx, cancel := context.WithTimeoutCause(actx, s.rt.opts.CallTimeout, errHung)
 	defer cancel()
-	if err := dec.Send(cctx, chunk); err != nil {
+	if err := dec.Send(cctx, payload); err != nil {
 		return attemptErr(cctx, err)
 	}
 	return nil
+}
+
+// ackDecoded forgets the bytes the decoder has provably turned into PCM. For raw
+// PCM and WAV the decoded samples give the exact byte offset. For compressed formats
+// everything sent before this PCM arrived counts as decoded: the decoder keeps up
+// with real-time input, and replaying audio twice would duplicate words.
+func (s *stream) ackDecoded() {
+	if off, ok := s.decodedOffset(); ok {
+		s.blog.TrimTo(off)
+		return
+	}
+	s.blog.TrimTo(s.sentBytes.Load())
+}
+
+// decodedOffset is the stream byte offset of the first input sample not yet decoded,
+// for formats whose bytes map to samples exactly.
+func (s *stream) decodedOffset() (int64, bool) {
+	ch := max(s.spec.Channels, 1)
+	var start int64
+	var align, rate int
+	switch s.spec.Format {
+	case protocol.FormatPCM16:
+		align, rate = 2*ch, s.spec.SampleRate
+	case protocol.FormatF32:
+		align, rate = 4*ch, s.spec.SampleRate
+	case protocol.FormatWAV:
+		s.mu.Lock()
+		hdr := s.header
+		s.mu.Unlock()
+		if hdr == nil {
+			return 0, false
+		}
+		start, align, rate = int64(len(hdr)), wavBlockAlign(hdr), wavSampleRate(hdr)
+	default:
+		return 0, false
+	}
+	if align <= 0 || rate <= 0 {
+		return 0, false
+	}
+	frames := s.decoded.Load() * int64(rate) / int64(s.rate)
+	return start + frames*int64(align), true
 }
 
 // pushPCM gives decoded audio to the transcriber side, timed by the samples decoded
@@ -667,6 +768,7 @@ func (s *stream) runTranscribe(tr TranscribeStream) {
 		err := s.transcribeAttempt(tr)
 		_ = tr.Close()
 		if err == nil || s.ctx.Err() != nil {
+			s.log.Debug("transcriber side ended", "error", err, "aborted", context.Cause(s.ctx))
 			return
 		}
 		var se *sdk.StreamError
