@@ -28,14 +28,14 @@ const waitLimit = 5 * time.Second
 
 // env is one gateway on a loopback httptest server.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Server
 	hs    *httptest.Server
 	media *fakeMedia
 	url   string // ws://127.0.0.1:port
 }
 
-func newEnv(t *testing.T, tweak func(*Options)) *env {
+func newEnv(t testing.TB, tweak func(*Options)) *env {
 	t.Helper()
 	v, err := auth.NewValidator(auth.Config{HMACSecret: testSecret, Leeway: time.Second})
 	if err != nil {
@@ -69,7 +69,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	return e
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -100,7 +100,7 @@ type frame struct {
 
 // client is a real gorilla WebSocket client with a reader goroutine.
 type client struct {
-	t      *testing.T
+	t      testing.TB
 	ws     *websocket.Conn
 	frames chan frame
 	closed chan struct{}
@@ -133,7 +133,7 @@ func (e *env) connect(sub, role string, mod ...func(*auth.Claims)) *client {
 	return c
 }
 
-func startClient(t *testing.T, ws *websocket.Conn, decode func([]byte) []frame) *client {
+func startClient(t testing.TB, ws *websocket.Conn, decode func([]byte) []frame) *client {
 	c := &client{t: t, ws: ws, frames: make(chan frame, 4096), closed: make(chan struct{})}
 	go func() {
 		defer close(c.closed)

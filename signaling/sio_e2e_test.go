@@ -17,7 +17,7 @@ import (
 // sioDecode turns server frames into test frames: Engine.IO control packets become
 // "eio:<type>", Socket.IO packets "sio:connect", "sio:connect_error",
 // "sio:disconnect", events their name, acks "ack".
-func sioDecode(t *testing.T) func([]byte) []frame {
+func sioDecode(t testing.TB) func([]byte) []frame {
 	return func(b []byte) []frame {
 		typ, data, err := socketio.ParseEngine(b)
 		if err != nil {
