@@ -488,22 +488,36 @@ func (s *fakeTranscribeStream) Close() error { return nil }
 // ---- fake suggester: one set per utterance, superseding the previous one ----
 
 type fakeSuggester struct {
-	mu    sync.Mutex
-	opens int
+	mu        sync.Mutex
+	opens     int
+	failAfter map[int]int // open number → the Send after this many fails (ErrPluginFailed)
 }
 
 func (f *fakeSuggester) OpenSuggest(ctx context.Context, info sdk.SessionInfo) (SuggestStream, error) {
 	f.mu.Lock()
 	f.opens++
+	fail := -1
+	if n, ok := f.failAfter[f.opens]; ok {
+		fail = n
+	}
 	f.mu.Unlock()
-	return &fakeSuggestStream{out: make(chan sdk.SuggestionSet, 1024), life: ctx.Done()}, nil
+	return &fakeSuggestStream{out: make(chan sdk.SuggestionSet, 1024), life: ctx.Done(), failAfter: fail, failed: make(chan struct{})}, nil
+}
+
+func (f *fakeSuggester) openCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.opens
 }
 
 func (f *fakeSuggester) WaitReady(ctx context.Context) error { return nil }
 
 type fakeSuggestStream struct {
-	life   <-chan struct{}
-	mu     sync.Mutex
+	life      <-chan struct{}
+	failAfter int
+	sends     int
+	failed    chan struct{}
+	mu        sync.Mutex
 	out    chan sdk.SuggestionSet
 	last   string
 	closed bool
@@ -512,6 +526,15 @@ type fakeSuggestStream struct {
 func (s *fakeSuggestStream) Send(ctx context.Context, u sdk.Utterance) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failAfter >= 0 && s.sends >= s.failAfter {
+		select {
+		case <-s.failed:
+		default:
+			close(s.failed)
+		}
+		return ErrPluginFailed
+	}
+	s.sends++
 	set := sdk.SuggestionSet{ID: "set-" + u.UtteranceID, UtteranceID: u.UtteranceID, Question: u.Text,
 		Suggestions: []sdk.Suggestion{{ID: "a", Text: "answer to " + u.Text, Kind: "answer", Score: 1}},
 		Supersedes:  s.last, Final: true}
@@ -535,6 +558,8 @@ func (s *fakeSuggestStream) Recv(ctx context.Context) (sdk.SuggestionSet, error)
 		return sdk.SuggestionSet{}, context.Canceled
 	}
 	select {
+	case <-s.failed:
+		return sdk.SuggestionSet{}, ErrPluginFailed
 	case set, ok := <-s.out:
 		if !ok {
 			return sdk.SuggestionSet{}, io.EOF

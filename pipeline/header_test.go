@@ -71,12 +71,31 @@ func FuzzContainerHeader(f *testing.F) {
 	f.Add([]byte("RIFF\x00\x00\x00\x00WAVEdata"))
 	f.Add([]byte{0x1A, 0x45, 0xDF, 0xA3, 0x01, 0xFF})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, format := range []string{protocol.FormatWAV, protocol.FormatOgg, protocol.FormatWebM} {
+		for _, format := range []string{protocol.FormatWAV, protocol.FormatOgg, protocol.FormatWebM, protocol.FormatPCM16} {
 			h, st := containerHeader(format, b)
 			if st == headerDone && !bytes.HasPrefix(b, h) {
 				t.Fatalf("%s: prefix is not a prefix of the input", format)
 			}
+			if rest, ok := resync(format, 2, h, b, int64(len(b))); ok && !bytes.HasSuffix(b, rest) {
+				t.Fatalf("%s: resync returned bytes that are not a tail of the input", format)
+			}
 		}
+		// The Ogg renumberer only ever emits whole pages.
+		r := &oggRenumber{}
+		out := r.feed(b[:len(b)/2])
+		out = append(out, r.feed(b[len(b)/2:])...)
+		for off := 0; off < len(out); {
+			if !bytes.HasPrefix(out[off:], []byte("OggS")) || off+27 > len(out) {
+				t.Fatalf("renumbered output is not whole pages")
+			}
+			size := 27 + int(out[off+26])
+			for _, x := range out[off+27 : off+27+int(out[off+26])] {
+				size += int(x)
+			}
+			off += size
+		}
+		_ = oggPages(b)
+		_, _ = wavBlockAlign(b), wavSampleRate(b)
 	})
 }
 

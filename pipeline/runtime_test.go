@@ -561,6 +561,29 @@ func TestSuggestionsRolesAndSupersede(t *testing.T) {
 	}
 }
 
+func TestSuggesterRestartResendsUnanswered(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sug.failAfter = map[int]int{1: 1} // the second final kills the suggester
+	iv := e.open(t, spec("s1", "ivan", protocol.RoleInterviewer))
+	writeAll(t, iv, script(append([]int{1}, silence(4)...)...))
+	e.rec.wait(t, "first suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 1 })
+	writeAll(t, iv, script(append([]int{2}, silence(4)...)...))
+	evs := e.rec.wait(t, "second suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 2 })
+	stop(t, iv)
+	var qs []string
+	for _, ev := range evs {
+		if p, ok := ev.payload.(protocol.Suggestions); ok {
+			qs = append(qs, p.Question)
+		}
+	}
+	if !slices.Equal(qs, []string{words(1), words(2)}) || e.sug.openCount() != 2 {
+		t.Errorf("suggestions for %q after %d opens", qs, e.sug.openCount())
+	}
+	if got := testutil.ToFloat64(e.rt.m.restarts.WithLabelValues("suggest")); got != 1 {
+		t.Errorf("suggest restarts %v", got)
+	}
+}
+
 func TestTranscribeClip(t *testing.T) {
 	e := newEnv(t, nil)
 	var audio []byte
