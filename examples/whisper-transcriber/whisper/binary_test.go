@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/earshot-dev/earshot/config"
 	"github.com/earshot-dev/earshot/plugins/host"
 	"github.com/earshot-dev/earshot/plugins/sdk"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -70,5 +74,32 @@ func TestBinary(t *testing.T) {
 	}
 	if len(kinds) != 2 || kinds[0] != host.SpeechStarted || final != "from the binary 1" {
 		t.Fatalf("events %v, final %q", kinds, final)
+	}
+
+	// The README's configuration is valid earshot configuration whose whisper
+	// stage the plugin accepts.
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("JWT_SECRET", strings.Repeat("x", 32)) // the daemon refuses to load without one
+	var checked int
+	for _, m := range regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllSubmatch(readme, -1) {
+		cfg, diags := config.Parse(m[1], "README.md")
+		if diags.HasErrors() {
+			t.Fatalf("README configuration: %v", diags)
+		}
+		for _, p := range cfg.Pipelines {
+			if p.Transcriber.Plugin != "whisper" {
+				continue
+			}
+			checked++
+			if _, diags := h.Stage(context.Background(), sdk.KindTranscriber, "whisper", p.Transcriber.Body, nil); diags.HasErrors() {
+				t.Errorf("README pipeline %q: %v", p.Name, diags)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no whisper pipeline found in README.md")
 	}
 }
