@@ -3,7 +3,7 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
-		"sync"
+	"sync"
 	"testing"
 	"time"
 

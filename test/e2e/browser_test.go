@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +33,13 @@ const levelProbe = `(() => {
   const md = navigator.mediaDevices;
   if (!md || !md.getUserMedia) return;
   const orig = md.getUserMedia.bind(md);
-  window.__e2e = { gumAt: 0, firstLoudAt: 0, lastLoudAt: 0, err: "" };
+  window.__e2e = { gumAt: 0, firstLoudAt: 0, lastLoudAt: 0, err: "", sent: [] };
+  // Keep a copy of the binary frames the page sends (the MediaRecorder chunks).
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (d) {
+    if (d instanceof ArrayBuffer) window.__e2e.sent.push(new Uint8Array(d.slice(0)));
+    return send.call(this, d);
+  };
   md.getUserMedia = async (c) => {
     const s = await orig(c);
     window.__e2e.gumAt = Date.now();
@@ -64,12 +72,13 @@ type demoState struct {
 		At          int64  `json:"at"`
 		UserID      string `json:"userId"`
 	} `json:"finals"`
-	Partials    int               `json:"partials"`
-	Suggestions []json.RawMessage `json:"suggestions"`
-	Errors      []json.RawMessage `json:"errors"`
-	State       string            `json:"state"`
-	MicStartedAt int64            `json:"micStartedAt"`
-	Probe       struct {
+	Partials     int               `json:"partials"`
+	Suggestions  []json.RawMessage `json:"suggestions"`
+	Errors       []json.RawMessage `json:"errors"`
+	State        string            `json:"state"`
+	MicStartedAt int64             `json:"micStartedAt"`
+	Now          int64             `json:"now"`
+	Probe        struct {
 		GumAt       int64  `json:"gumAt"`
 		FirstLoudAt int64  `json:"firstLoudAt"`
 		LastLoudAt  int64  `json:"lastLoudAt"`
@@ -121,31 +130,46 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 	page.Navigate(ctx, pageURL)
 
 	// Wait for the page to show the final of the last sentence (polling the page is
-	// the only way to observe it; every poll is bounded by the context).
-	lastKeys := words(clip.Sentences[len(clip.Sentences)-1])
+	// the only way to observe it; every poll is bounded by the context). The probe
+	// says when the speech ended: once the page has been quiet for longer than the
+	// gap between sentences, the first final after the last loud sample is the last
+	// sentence's.
+	quiet := 1500 * time.Millisecond
 	var st demoState
+	reported := 0
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if err := page.Eval(ctx, `({...window.earshotDemo, probe: window.__e2e || {}})`, &st); err != nil {
+		if err := page.Eval(ctx, `({...window.earshotDemo, probe: {...(window.__e2e || {}), sent: undefined}, now: Date.now()})`, &st); err != nil {
 			t.Fatalf("read window.earshotDemo: %v", err)
 		}
-		if len(st.Errors) > 0 {
-			t.Fatalf("the page reports errors: %s\nfinals: %+v\n--- daemon log ---\n%s", st.Errors, st.Finals, d.LogTail(6000))
-		}
-		done := false
-		for _, f := range st.Finals {
-			if len(missingWords(f.Text, lastKeys[len(lastKeys)-2:]...)) == 0 {
-				done = true
+		for _, raw := range st.Errors[reported:] {
+			reported++
+			var e struct {
+				Event    string `json:"event"`
+				Code     string `json:"code"`
+				Retrying bool   `json:"retrying"`
 			}
+			_ = json.Unmarshal(raw, &e)
+			if e.Event == protocol.EventTranscriptionError && e.Retrying {
+				// The daemon recovers (a plugin restarted, or the CPUs — shared with
+				// other test processes — fell behind); the transcript is still checked.
+				t.Logf("the page got %s", raw)
+				continue
+			}
+			t.Fatalf("the page reports an error: %s\nfinals: %+v\n--- daemon log ---\n%s", raw, st.Finals, d.LogTail(6000))
 		}
-		if done {
+		if st.Probe.Err != "" {
+			t.Fatalf("level probe: %s", st.Probe.Err)
+		}
+		ended := st.Probe.LastLoudAt > 0 && time.Duration(st.Now-st.Probe.LastLoudAt)*time.Millisecond > quiet
+		if ended && len(st.Finals) > 0 && st.Finals[len(st.Finals)-1].At > st.Probe.LastLoudAt {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the page showed no final of %q within the deadline; state %q, finals %+v, probe %+v\n--- daemon log ---\n%s\n--- chromium ---\n%s",
-				clip.Sentences[len(clip.Sentences)-1], st.State, st.Finals, st.Probe, d.LogTail(6000), tail(b.Log(), 3000))
+			t.Fatalf("the page showed no final after the speech ended; state %q, finals %+v, probe %+v\n--- daemon log ---\n%s\n--- chromium ---\n%s",
+				st.State, st.Finals, st.Probe, d.LogTail(6000), tail(b.Log(), 3000))
 		case <-tick.C:
 		}
 	}
@@ -153,9 +177,6 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 	run.daemonCPU = processCPU(d.PID()) - cpu0
 	run.pluginCPU = pluginsCPU(d) - plug0
 	run.daemonRSS = processRSS(d.PID())
-	if st.Probe.Err != "" || st.Probe.LastLoudAt == 0 {
-		t.Errorf("level probe: %+v", st.Probe)
-	}
 	var pageText []string
 	for _, f := range st.Finals {
 		pageText = append(pageText, f.Text)
@@ -170,7 +191,22 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 	run.byOffset = time.Duration(lastFinal.At-st.Probe.GumAt)*time.Millisecond - speechEnd
 	t.Logf("%s: page finals %q; last sample → final on screen %v (probe), %v (by WAV offset after getUserMedia); %d partials, %d suggestion sets",
 		mode, pageText, run.lastSampleToFinal, run.byOffset, st.Partials, len(st.Suggestions))
-	checkTranscript(t, clip.Text(), strings.Join(pageText, " "), maxWERSpeech, "describe", "conflict", "work")
+	if checkTranscript(t, clip.Text(), strings.Join(pageText, " "), maxWERSpeech, "describe", "conflict", "work") > maxWERSpeech && mode == "chunks" {
+		// Keep what the page sent, to replay it through the native endpoint.
+		var chunks []string
+		if err := page.Eval(ctx, `window.__e2e.sent.map((u) => btoa(String.fromCharCode(...u)))`, &chunks); err == nil {
+			var all []byte
+			for _, c := range chunks {
+				b, _ := base64.StdEncoding.DecodeString(c)
+				all = append(all, b...)
+			}
+			if dir := os.Getenv("E2E_LOG_DIR"); dir != "" {
+				path := filepath.Join(dir, fmt.Sprintf("chunks-%d.webm", time.Now().UnixNano()))
+				_ = os.WriteFile(path, all, 0o644)
+				t.Logf("the page's %d chunks (%d bytes) saved to %s", len(chunks), len(all), path)
+			}
+		}
+	}
 
 	// The daemon side: the candidate saw the interviewer's finals with the key words.
 	listener.WaitEvent(30*time.Second, func(e Event) bool {

@@ -42,12 +42,12 @@ type Client struct {
 
 	wmu sync.Mutex
 
-	mu      sync.Mutex
-	events  []Event
-	changed chan struct{} // closed and replaced on every new event or on close
-	closed  bool
+	mu       sync.Mutex
+	events   []Event
+	changed  chan struct{} // closed and replaced on every new event or on close
+	closed   bool
 	closeErr error
-	nextID  int
+	nextID   int
 
 	done chan struct{} // read loop ended
 }

@@ -31,9 +31,13 @@ var formatCases = []streamCase{
 	{name: "pcm16-base64", format: protocol.FormatPCM16, rate: 16000,
 		chunks: func(t testing.TB, c *Speech) []timedChunk { return pcmChunks(c.PCM(), c.Rate, 100*time.Millisecond) }},
 	{name: "wav-binary", format: protocol.FormatWAV, binary: true,
-		chunks: func(t testing.TB, c *Speech) []timedChunk { return wavChunks(c.WAVBytes(t), c.Rate, 100*time.Millisecond) }},
+		chunks: func(t testing.TB, c *Speech) []timedChunk {
+			return wavChunks(c.WAVBytes(t), c.Rate, 100*time.Millisecond)
+		}},
 	{name: "wav-base64", format: protocol.FormatWAV,
-		chunks: func(t testing.TB, c *Speech) []timedChunk { return wavChunks(c.WAVBytes(t), c.Rate, 250*time.Millisecond) }},
+		chunks: func(t testing.TB, c *Speech) []timedChunk {
+			return wavChunks(c.WAVBytes(t), c.Rate, 250*time.Millisecond)
+		}},
 	{name: "ogg-binary", format: protocol.FormatOgg, binary: true,
 		chunks: func(t testing.TB, c *Speech) []timedChunk { return oggPages(t, c.Ogg(t)) }},
 	{name: "webm-binary", format: protocol.FormatWebM, binary: true,
