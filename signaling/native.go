@@ -31,17 +31,23 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *conn) runNative(token string, hasToken bool) {
-	defer c.teardown()
+	ok := false
 	if hasToken {
-		if !c.authenticate(token, nil) {
-			c.drain()
-			return
-		}
-	} else if !c.nativeAuthFrame() {
+		ok = c.authenticate(token, nil)
+	} else {
+		ok = c.nativeAuthFrame()
+	}
+	if !ok {
 		c.drain()
+		c.teardown()
 		return
 	}
-	c.readNative()
+	// Token validation and JSON encoding grew this goroutine's stack; the read loop
+	// of a long-lived, mostly idle connection starts afresh on a small one.
+	go func() {
+		defer c.teardown()
+		c.readNative()
+	}()
 }
 
 // nativeAuthFrame waits AuthTimeout for {"event":"auth","data":{"token"}}.

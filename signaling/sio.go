@@ -90,13 +90,16 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *conn) runSocketIO(token string, hasToken bool) {
-	defer c.teardown()
 	c.enqueue(outItem{data: socketio.OpenPacket(newID(), c.s.opts.PingInterval, c.s.opts.PongTimeout, int(c.s.opts.MaxMessageSize))})
 	if !c.sioConnect(token, hasToken) {
 		c.drain()
+		c.teardown()
 		return
 	}
-	c.readSocketIO()
+	go func() { // a fresh, small stack for the long-lived read loop (see runNative)
+		defer c.teardown()
+		c.readSocketIO()
+	}()
 }
 
 // sioConnect waits AuthTimeout for the CONNECT of /interview and authenticates with
