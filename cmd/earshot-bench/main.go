@@ -214,7 +214,7 @@ func runMemory(args []string) error {
 	if err := raiseFileLimit(uint64(*n + 256)); err != nil {
 		return err
 	}
-	g, err := startGateway(max(16, *n / max(*joinSessions, 1) + 1))
+	g, err := startGateway(max(16, *n/max(*joinSessions, 1)+1))
 	if err != nil {
 		return err
 	}
