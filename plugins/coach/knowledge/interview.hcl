@@ -564,6 +564,31 @@ topic "difficult-stakeholder" {
   ]
 }
 
+topic "above-and-beyond" {
+  kind  = "behavioural"
+  title = "Going above and beyond"
+  match = [
+    "went above and beyond",
+    "go the extra mile",
+    "exceeded expectations",
+    "beyond what was expected",
+  ]
+  points = [
+    "Pick a case where the extra effort served a real need (a user, the team, the business), not heroics for their own sake.",
+    "Explain why you noticed the need when others did not.",
+    "Describe what you did beyond your remit and how you kept your own commitments.",
+    "Give the impact, and whether it became part of how the team works.",
+  ]
+  outline = [
+    "Situation — the expectation and the gap you saw",
+    "Action — what you did beyond it",
+    "Result — impact, and what changed afterwards",
+  ]
+  follow_up = [
+    "How does the team recognise work that goes beyond the plan?",
+  ]
+}
+
 # ------------------------------------------------------------------ technical
 
 topic "system-design" {
@@ -940,6 +965,32 @@ topic "tech-stack" {
   ]
 }
 
+topic "estimation" {
+  kind  = "technical"
+  title = "Estimating work"
+  match = [
+    "how do you estimate",
+    "estimation",
+    "estimates",
+    "how long something will take",
+    "underestimated a task",
+  ]
+  points = [
+    "Break the work into small pieces; estimate the pieces, not the whole.",
+    "Name the unknowns and give a range, or spike the riskiest part first.",
+    "Compare with similar past work and track actuals to calibrate.",
+    "Re-estimate and tell people early when something changes.",
+  ]
+  outline = [
+    "Break down",
+    "Estimate with ranges and risks",
+    "Calibrate and communicate",
+  ]
+  follow_up = [
+    "How does the team plan and estimate — story points, time, no estimates?",
+  ]
+}
+
 # ---------------------------------------------------------------- situational
 
 topic "underperforming-teammate" {
@@ -1015,6 +1066,57 @@ topic "product-disagreement" {
   ]
   follow_up = [
     "How do engineers and product managers share decisions here?",
+  ]
+}
+
+topic "bug-before-release" {
+  kind  = "situational"
+  title = "A critical bug right before a release"
+  match = [
+    "critical bug right before a release",
+    "bug just before launch",
+    "found a serious issue before shipping",
+    "release is tomorrow and you find a bug",
+  ]
+  points = [
+    "Assess first: severity, who is affected, how likely it is, whether a workaround exists.",
+    "Raise it immediately with the release owner — with facts, not alarm.",
+    "Lay out options: fix and delay, ship behind a feature flag, ship with a known issue and a follow-up.",
+    "Let the decision be made with the stakeholders, then add the test that would have caught it.",
+  ]
+  outline = [
+    "Assess the impact",
+    "Communicate early with options",
+    "Decide together, act, prevent a repeat",
+  ]
+  follow_up = [
+    "How does the team release — how often, and how easy is a rollback?",
+  ]
+}
+
+topic "remote-work" {
+  kind  = "situational"
+  title = "Working remotely"
+  match = [
+    "work remotely",
+    "remote work",
+    "distributed team",
+    "different time zones",
+    "working from home",
+  ]
+  points = [
+    "Show habits that make remote work visible: written updates, clear documents, responsive but focused.",
+    "Mention how you collaborate across time zones: asynchronous decisions, overlap hours used well.",
+    "Give an example of a project you delivered with a distributed team.",
+    "Say what you do to stay connected with colleagues.",
+  ]
+  outline = [
+    "How you communicate",
+    "How you stay productive",
+    "An example",
+  ]
+  follow_up = [
+    "How is the team distributed, and which hours overlap?",
   ]
 }
 
