@@ -315,7 +315,49 @@ func (s settings) newDecoder() (*pocketsphinx.Decoder, error) {
 			return nil, badConfig("sphinx: words: %v", err)
 		}
 	}
+	if err := s.prime(d); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
+}
+
+// primeLength is how much noise prime feeds: the detector's noise estimate
+// rises with a time constant of about 2 s from a start 20 dB too low.
+const primeLength = 2 * sampleRate
+
+// prime readies a decoder for a new stream: the sample counter restarts and
+// the voice-activity detector learns the noise floor from noise at the
+// configured level. Without it a fresh detector takes the first second or two
+// of any stream's background for speech, and the first utterance starts with
+// invented words. The cepstral mean is left as it was.
+func (s settings) prime(d *pocketsphinx.Decoder) error {
+	cmn, err := d.SaveCMN()
+	if err != nil {
+		return err
+	}
+	if err := d.StartStream(); err != nil {
+		return err
+	}
+	if err := d.StartUtt(); err != nil {
+		return err
+	}
+	dbfs := s.NoiseFloorDBFS
+	if dbfs == 0 {
+		dbfs = -60
+	}
+	noise := newNoiseFloor(dbfs)
+	buf := make([]int16, primeLength)
+	noise.apply(buf)
+	for i := 0; i < len(buf); i += feedSamples {
+		if err := d.ProcessRaw(buf[i:min(i+feedSamples, len(buf))]); err != nil {
+			return err
+		}
+	}
+	if err := d.EndUtt(); err != nil {
+		return err
+	}
+	return d.RestoreCMN(cmn)
 }
 
 // String is for logs.

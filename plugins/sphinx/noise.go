@@ -13,22 +13,23 @@ import (
 // spectral bands of synthetic speech the log energies collapse, cepstral mean
 // normalisation drifts and recognition falls apart. Audio that already has
 // that much noise is left alone: the stream's floor is tracked (minimum
-// statistics over 10 ms blocks) and only the missing power is added.
+// statistics: the quietest 10 ms block of the last second) and only the
+// missing power is added.
 type noiseFloor struct {
-	target float64 // wanted floor, RMS in sample units; 0 = off
-	est    float64 // the stream's own floor estimate (RMS); <0 before the first block
+	target float64              // wanted floor, RMS in sample units; 0 = off
+	recent [floorWindow]float64 // RMS of the last blocks, a ring
+	n      int                  // blocks seen
 	rng    *rand.Rand
 }
+
+// floorWindow is the number of 10 ms blocks the floor is the minimum of.
+const floorWindow = 100
 
 // noiseBlock is one 10 ms frame.
 const noiseBlock = sampleRate / 100
 
-// floorRise is how fast the floor estimate may rise per block (about 6 dB/s),
-// so that speech does not count as noise but a louder room is followed.
-const floorRise = 1.007
-
 func newNoiseFloor(dbfs float64) *noiseFloor {
-	n := &noiseFloor{est: -1, rng: rand.New(rand.NewPCG(0x5eed, 0xea75))} // fixed seed: runs are reproducible
+	n := &noiseFloor{rng: rand.New(rand.NewPCG(0x5eed, 0xea75))} // fixed seed: runs are reproducible
 	if dbfs != 0 {
 		n.target = 32768 * math.Pow(10, dbfs/20)
 	}
@@ -46,17 +47,16 @@ func (n *noiseFloor) apply(s []int16) {
 		for _, v := range b {
 			sum += float64(v) * float64(v)
 		}
-		rms := math.Sqrt(sum / float64(len(b)))
-		switch {
-		case n.est < 0 || rms < n.est:
-			n.est = rms
-		default:
-			n.est *= floorRise
+		n.recent[n.n%floorWindow] = math.Sqrt(sum / float64(len(b)))
+		n.n++
+		est := math.Inf(1)
+		for _, r := range n.recent[:min(n.n, floorWindow)] {
+			est = min(est, r)
 		}
-		if n.est >= n.target {
+		if est >= n.target {
 			continue
 		}
-		add := math.Sqrt(n.target*n.target - n.est*n.est)
+		add := math.Sqrt(n.target*n.target - est*est)
 		for j, v := range b {
 			x := float64(v) + n.rng.NormFloat64()*add
 			b[j] = int16(max(-32768, min(32767, math.Round(x))))

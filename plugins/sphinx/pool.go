@@ -16,9 +16,10 @@ import (
 // Decoders that served a stream cleanly go back to the pool: their cepstral
 // mean estimate is warm, which helps the next stream's first utterance.
 type pool struct {
-	log  hclog.Logger
-	load func() (*pocketsphinx.Decoder, error)
-	size int
+	log   hclog.Logger
+	load  func() (*pocketsphinx.Decoder, error)
+	prime func(*pocketsphinx.Decoder) error
+	size  int
 
 	slots chan struct{} // one token per stream allowed at once
 
@@ -38,10 +39,10 @@ type warmDecoder struct {
 	used bool
 }
 
-func newPool(log hclog.Logger, load func() (*pocketsphinx.Decoder, error), size, maxStreams int, first *pocketsphinx.Decoder) *pool {
+func newPool(log hclog.Logger, load func() (*pocketsphinx.Decoder, error), prime func(*pocketsphinx.Decoder) error, size, maxStreams int, first *pocketsphinx.Decoder) *pool {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pool{
-		log: log, load: load, size: size,
+		log: log, load: load, prime: prime, size: size,
 		slots:  make(chan struct{}, maxStreams),
 		kick:   make(chan struct{}, 1),
 		cancel: cancel,
@@ -155,10 +156,16 @@ func (p *pool) get(ctx context.Context) (*pocketsphinx.Decoder, error) {
 }
 
 // put ends a stream's use of d: reusable decoders (left between utterances)
-// go back to the pool, others are freed.
+// are primed again for the next stream and go back to the pool, others are
+// freed.
 func (p *pool) put(d *pocketsphinx.Decoder, reusable bool) {
 	if reusable {
-		p.putWarm(d, true)
+		if err := p.prime(d); err != nil {
+			p.log.Warn("cannot prime a used decoder; freeing it", "error", err)
+			d.Close()
+		} else {
+			p.putWarm(d, true)
+		}
 	} else {
 		d.Close()
 	}

@@ -87,7 +87,7 @@ func (t *Transcriber) Configure(ctx context.Context, cfg sdk.Config) error {
 		t.pool.close()
 	}
 	t.cfg = s
-	t.pool = newPool(t.log, s.newDecoder, s.PoolSize, s.MaxStreams, first)
+	t.pool = newPool(t.log, s.newDecoder, s.prime, s.PoolSize, s.MaxStreams, first)
 	t.log.Debug("configured", "settings", s.String())
 	return nil
 }

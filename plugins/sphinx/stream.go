@@ -26,8 +26,9 @@ type stream struct {
 	started bool          // base is set
 	fed     int           // samples given to the decoder since the stream began
 	uttOpen bool          // ps_start_utt called, ps_end_utt not yet
-	// offset is the stream sample that PocketSphinx's frame 0 stands for: it
-	// moves when the first utterance is decoded a second time.
+	// offset is the stream sample that PocketSphinx's frame 0 stands for
+	// (negative: the decoder has heard priming audio, and the first
+	// utterance again when it was decoded a second time).
 	offset int
 	// warm is set once the first utterance with speech has been decoded again
 	// with the cepstral mean it taught the decoder; until then the audio of
@@ -49,9 +50,9 @@ func newStream(cfg settings, dec *pocketsphinx.Decoder, out sdk.TranscriptSink) 
 }
 
 func (s *stream) begin() error {
-	if err := s.dec.StartStream(); err != nil {
-		return err
-	}
+	// The decoder was primed (see settings.prime): its voice-activity
+	// detector knows the noise floor. ps_start_stream would forget that.
+	s.offset = -int(s.dec.Samples())
 	if s.cfg.CMNWeight > 0 {
 		// The decoder's cepstral mean is the model's or the previous
 		// stream's; this stream's microphone should take over fast.
@@ -80,7 +81,7 @@ func (s *stream) at(sample int) time.Duration {
 }
 
 func (s *stream) frameTime(frame int) time.Duration {
-	return s.at(s.offset) + time.Duration(frame)*time.Second/time.Duration(s.dec.FrameRate())
+	return s.at(s.offset + frame*sampleRate/s.dec.FrameRate())
 }
 
 // keepRedo keeps the audio the first utterance may be decoded again from: all
@@ -223,10 +224,7 @@ func (s *stream) redecode() error {
 	s.warm = true
 	buf := s.redo
 	s.redo = nil
-	if err := s.dec.StartStream(); err != nil {
-		return err
-	}
-	s.offset = s.fed - len(buf)
+	s.offset -= len(buf) // the decoder hears these samples twice
 	if err := s.dec.StartUtt(); err != nil {
 		return err
 	}

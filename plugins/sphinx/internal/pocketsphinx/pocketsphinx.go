@@ -32,6 +32,36 @@ static int cmn_reweight(ps_decoder_t *ps, int n) {
 	return 0;
 }
 
+// cmn_save and cmn_restore copy the live CMN state (mean, sums, count) out
+// and back; buf holds 2*veclen floats. They return veclen, or -1.
+static int cmn_save(ps_decoder_t *ps, float *buf, int n, int *nframe) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL || n < 2 * f->cmn_struct->veclen)
+		return -1;
+	cmn_t *c = f->cmn_struct;
+	int i;
+	for (i = 0; i < c->veclen; i++) {
+		buf[i] = MFCC2FLOAT(c->cmn_mean[i]);
+		buf[c->veclen + i] = MFCC2FLOAT(c->sum[i]);
+	}
+	*nframe = c->nframe;
+	return c->veclen;
+}
+
+static int cmn_restore(ps_decoder_t *ps, const float *buf, int n, int nframe) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL || n != 2 * f->cmn_struct->veclen)
+		return -1;
+	cmn_t *c = f->cmn_struct;
+	int i;
+	for (i = 0; i < c->veclen; i++) {
+		c->cmn_mean[i] = FLOAT2MFCC(buf[i]);
+		c->sum[i] = FLOAT2MFCC(buf[c->veclen + i]);
+	}
+	c->nframe = nframe;
+	return c->veclen;
+}
+
 // cmn_mean0 is the current mean of c0 (log energy), for tests and logs.
 static float cmn_mean0(ps_decoder_t *ps) {
 	feat_t *f = ps_get_feat(ps);
@@ -104,10 +134,11 @@ func CheckArgs(args []string) error {
 
 // Decoder is one PocketSphinx decoder.
 type Decoder struct {
-	mu    sync.Mutex
-	ps    *C.ps_decoder_t
-	lmath *C.logmath_t
-	frate int
+	mu      sync.Mutex
+	samples int64 // fed since the last StartStream: PocketSphinx's frame times count from there
+	ps      *C.ps_decoder_t
+	lmath   *C.logmath_t
+	frate   int
 }
 
 // New builds a decoder from command-line style arguments, for example
@@ -164,6 +195,7 @@ func (d *Decoder) StartStream() error {
 	if C.ps_start_stream(d.ps) < 0 {
 		return errors.New("pocketsphinx: ps_start_stream failed")
 	}
+	d.samples = 0
 	return nil
 }
 
@@ -179,6 +211,49 @@ func (d *Decoder) ReweightCMN(frames int) error {
 	}
 	if C.cmn_reweight(d.ps, C.int(frames)) < 0 {
 		return errors.New("pocketsphinx: cannot reweight CMN (no live CMN?)")
+	}
+	return nil
+}
+
+// Samples is the number of samples fed since the last StartStream; segment
+// frames count from that point.
+func (d *Decoder) Samples() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.samples
+}
+
+// CMNState is a saved cepstral mean normalisation state.
+type CMNState struct {
+	buf    []float32
+	nframe int
+}
+
+// SaveCMN copies the live CMN state.
+func (d *Decoder) SaveCMN() (CMNState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return CMNState{}, ErrClosed
+	}
+	buf := make([]float32, 128) // 2 × veclen (13 for the en-us model)
+	var nf C.int
+	n := C.cmn_save(d.ps, (*C.float)(unsafe.Pointer(&buf[0])), C.int(len(buf)), &nf)
+	if n < 0 {
+		return CMNState{}, errors.New("pocketsphinx: cannot read CMN (no live CMN?)")
+	}
+	return CMNState{buf: buf[:2*n], nframe: int(nf)}, nil
+}
+
+// RestoreCMN puts back a state saved by SaveCMN.
+func (d *Decoder) RestoreCMN(st CMNState) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ps == nil {
+		return ErrClosed
+	}
+	if len(st.buf) == 0 || C.cmn_restore(d.ps, (*C.float)(unsafe.Pointer(&st.buf[0])), C.int(len(st.buf)), C.int(st.nframe)) < 0 {
+		return errors.New("pocketsphinx: cannot restore CMN")
 	}
 	return nil
 }
@@ -232,6 +307,7 @@ func (d *Decoder) ProcessRaw(samples []int16) error {
 	if C.ps_process_raw(d.ps, (*C.int16)(unsafe.Pointer(&samples[0])), C.size_t(len(samples)), C.FALSE, C.FALSE) < 0 {
 		return errors.New("pocketsphinx: ps_process_raw failed")
 	}
+	d.samples += int64(len(samples))
 	return nil
 }
 
