@@ -185,7 +185,7 @@ func resync(format string, channels int, header, chunk []byte, offset int64) ([]
 	case protocol.FormatOgg:
 		return oggPageStart(chunk)
 	case protocol.FormatWebM:
-		return cutAt(chunk, []byte{0x1F, 0x43, 0xB6, 0x75})
+		return webmResync(chunk)
 	default:
 		return chunk, true // one packet per chunk (opus): nothing to align
 	}
@@ -199,11 +199,82 @@ func resync(format string, channels int, header, chunk []byte, offset int64) ([]
 	return chunk[skip:], true
 }
 
-func cutAt(chunk, pattern []byte) ([]byte, bool) {
-	if i := bytes.Index(chunk, pattern); i >= 0 {
-		return chunk[i:], true
+// clusterStart opens a Cluster of unknown size with timecode 0: what a re-opened
+// WebM decoder is given before blocks found in the middle of a Cluster. (Block
+// timecodes do not matter: the runtime times audio by counting samples.)
+var clusterStart = []byte{0x1F, 0x43, 0xB6, 0x75, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xE7, 0x81, 0x00}
+
+// webmResync finds where a re-opened WebM decoder can continue: the next Cluster, or
+// sooner the next SimpleBlock (given a synthetic Cluster start). MediaRecorder cuts
+// its chunks in the middle of elements and its Clusters last seconds, so resuming at
+// a block loses at most the block the bytes started in.
+func webmResync(chunk []byte) ([]byte, bool) {
+	cluster := bytes.Index(chunk, clusterStart[:4])
+	limit := len(chunk)
+	if cluster >= 0 {
+		limit = cluster
+	}
+	weak := -1
+	for i := 0; i < limit; i++ {
+		if chunk[i] != 0xA3 {
+			continue
+		}
+		switch simpleBlockAt(chunk, i) {
+		case blockSure:
+			return append(bytes.Clone(clusterStart), chunk[i:]...), true
+		case blockLikely:
+			if weak < 0 {
+				weak = i
+			}
+		}
+	}
+	switch {
+	case cluster >= 0:
+		return chunk[cluster:], true
+	case weak >= 0:
+		return append(bytes.Clone(clusterStart), chunk[weak:]...), true
 	}
 	return nil, false
+}
+
+type blockGuess int
+
+const (
+	blockNo     blockGuess = iota
+	blockLikely            // its header is plausible; the chunk ends inside it
+	blockSure              // and a plausible element follows it
+)
+
+// simpleBlockAt tells whether a SimpleBlock element starts at chunk[i]: a plausible
+// size, a one-byte track number, no lacing and the keyframe flag (as browsers write
+// Opus), and, where the chunk shows it, a plausible element right after it.
+func simpleBlockAt(chunk []byte, i int) blockGuess {
+	size, n, known, ok := ebmlSize(chunk[i+1:])
+	if !ok || !known || size < 5 || size > 1<<16 {
+		return blockNo
+	}
+	body := i + 1 + n
+	if body+4 > len(chunk) || chunk[body]&0x80 == 0 || chunk[body] == 0xFF {
+		return blockNo
+	}
+	if flags := chunk[body+3]; flags&0x06 != 0 || flags&0x80 == 0 {
+		return blockNo
+	}
+	next := body + int(size)
+	switch {
+	case next > len(chunk):
+		return blockLikely
+	case next == len(chunk):
+		return blockSure
+	}
+	switch chunk[next] {
+	case 0xA3, 0xA0: // SimpleBlock, BlockGroup
+		return blockSure
+	}
+	if id, _, ok := ebmlID(chunk[next:]); ok && (id == clusterID || id == 0x1C53BB6B || id == 0x1254C367) { // Cluster, Cues, Tags
+		return blockSure
+	}
+	return blockNo
 }
 
 // wavBlockAlign reads the block alignment from a WAV header's fmt chunk (0 if absent).

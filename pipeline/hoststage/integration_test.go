@@ -364,53 +364,64 @@ func TestRealPluginsKillTranscriber(t *testing.T) {
 	})
 }
 
-// TestRealPluginsKillDecoder streams Ogg/Opus speech (100 ms pages, 1 KiB chunks cut
-// anywhere) and kills the audio decoder mid-utterance: the re-opened decoder gets the
-// Ogg header pages, then the bytes the dead one had not decoded from the next page on
-// (renumbered to follow the header), and the utterance and the speech after it are
-// still transcribed.
+// TestRealPluginsKillDecoder streams Ogg/Opus (100 ms pages) and WebM/Opus (5 s
+// Clusters) speech in 1 KiB chunks cut anywhere, and kills the audio decoder in the
+// middle of an utterance: the re-opened decoder gets the container header, then the
+// bytes the dead one had not decoded from the next page or block on (Ogg pages
+// renumbered to follow the header, WebM blocks under a synthetic Cluster start), and
+// the utterance and the speech after it are still transcribed.
 func TestRealPluginsKillDecoder(t *testing.T) {
-	r := newRig(t)
-	wav, starts := speech(t, "good morning and welcome", "tell me about yourself", "why do you want to work here")
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in.wav"), filepath.Join(dir, "out.ogg")
-	if err := os.WriteFile(in, wav, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := exec.Command("ffmpeg", "-loglevel", "error", "-i", in, "-c:a", "libopus", "-b:a", "32k",
-		"-page_duration", "100000", out).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	ogg, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := r.rt.OpenStream(r.ctx, protocol.StreamSpec{SessionID: "s1", UserID: "ivan", Role: protocol.RoleInterviewer,
-		Format: protocol.FormatOgg, SampleRate: 48000, Channels: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := r.writer(t, st, 1024)
-	// The bytes up to about the middle of the second sentence, by its share of the audio.
-	cut := int(float64(len(ogg)) * float64(starts[1]+(starts[2]-starts[1])/2) / float64(len(wav)))
-	n := len(results(r.events()))
-	write(ogg[:cut])
-	r.killWhenPartial(t, r.dec, n)
-	write(ogg[cut:])
-	if err := st.Stop(r.ctx); err != nil {
-		t.Fatal(err)
-	}
-	text := checkOnce(t, r.events())
-	if !strings.Contains(text, "about") && !strings.Contains(text, "yourself") {
-		t.Errorf("finals %q lack the sentence the decoder died in", text)
-	}
-	if !strings.Contains(text, "want") && !strings.Contains(text, "work") {
-		t.Errorf("finals %q lack the last sentence, which came after the decoder restart", text)
-		for _, e := range r.events() {
-			if e.event != protocol.EventTranscriptionResult {
-				t.Logf("%s %+v", e.event, e.payload)
+	for _, tc := range []struct {
+		format, ext string
+		args        []string
+	}{
+		{protocol.FormatOgg, "ogg", []string{"-page_duration", "100000"}},
+		{protocol.FormatWebM, "webm", []string{"-cluster_time_limit", "5000"}},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			r := newRig(t)
+			wav, starts := speech(t, "good morning and welcome", "tell me about yourself", "why do you want to work here")
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "in.wav"), filepath.Join(dir, "out."+tc.ext)
+			if err := os.WriteFile(in, wav, 0o600); err != nil {
+				t.Fatal(err)
 			}
-		}
+			args := append([]string{"-loglevel", "error", "-i", in, "-c:a", "libopus", "-b:a", "32k"}, tc.args...)
+			if b, err := exec.Command("ffmpeg", append(args, out)...).CombinedOutput(); err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, b)
+			}
+			enc, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := r.rt.OpenStream(r.ctx, protocol.StreamSpec{SessionID: "s1", UserID: "ivan", Role: protocol.RoleInterviewer,
+				Format: tc.format, SampleRate: 48000, Channels: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			write := r.writer(t, st, 1024)
+			// The bytes up to about the middle of the second sentence, by its share of the audio.
+			cut := int(float64(len(enc)) * float64(starts[1]+(starts[2]-starts[1])/2) / float64(len(wav)))
+			n := len(results(r.events()))
+			write(enc[:cut])
+			r.killWhenPartial(t, r.dec, n)
+			write(enc[cut:])
+			if err := st.Stop(r.ctx); err != nil {
+				t.Fatal(err)
+			}
+			text := checkOnce(t, r.events())
+			if !strings.Contains(text, "about") && !strings.Contains(text, "yourself") {
+				t.Errorf("finals %q lack the sentence the decoder died in", text)
+			}
+			if !strings.Contains(text, "want") && !strings.Contains(text, "work") {
+				t.Errorf("finals %q lack the last sentence, which came after the decoder restart", text)
+			}
+			for _, e := range r.events() {
+				if e.event == protocol.EventAudioError {
+					t.Errorf("audio:error %+v", e.payload)
+				}
+			}
+		})
 	}
 }
 
