@@ -104,8 +104,11 @@ var irregular = map[string]string{
 	"went": "go", "gone": "go", "made": "make", "making": "make",
 	"chose": "choose", "chosen": "choose", "choice": "choose", "choices": "choose",
 	"decided": "decide", "decision": "decide", "decisions": "decide",
-	"disagreed": "disagree", "disagreement": "disagree", "disagreements": "disagree",
-	"conflicts": "conflict", "conflicting": "conflict",
+	// Interviewers use these interchangeably for one family of questions.
+	"disagree": "conflict", "disagreed": "conflict", "disagreement": "conflict",
+	"disagreements": "conflict", "disagreeing": "conflict", "conflicts": "conflict",
+	"conflicting": "conflict", "argument": "conflict", "arguments": "conflict",
+	"clash": "conflict", "clashed": "conflict",
 	"coworker": "colleague", "coworkers": "colleague", "co": "co", "colleagues": "colleague",
 	"teammate": "colleague", "teammates": "colleague", "peer": "colleague", "peers": "colleague",
 	"boss": "manager", "supervisor": "manager", "managers": "manager",

@@ -53,6 +53,7 @@ topic "conflict" {
   kind  = "behavioural"
   title = "Conflict with a colleague"
   match = [
+    "conflict",
     "conflict with a coworker",
     "conflict with a colleague",
     "conflict on your team",
@@ -259,6 +260,7 @@ topic "deadline" {
   kind  = "behavioural"
   title = "A tight deadline"
   match = [
+    "deadline",
     "tight deadline",
     "missed a deadline",
     "under time pressure",
