@@ -6,6 +6,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/earshot-dev/earshot/signaling/protocol"
 )
 
 // Definition is one named pipeline of the configuration.
@@ -53,6 +55,14 @@ type Options struct {
 	// ErrUnavailable. Stage time-outs always restart and *sdk.StreamError is always
 	// fatal, whatever Classify says.
 	Classify func(error) Fault
+
+	// OnStreamEnd, if set, is called once when a stream has ended (after its last
+	// event was published), whoever ended it: Stop, the idle time-out (reason code
+	// STREAM_IDLE), a plugin that could not come back (PIPELINE_UNAVAILABLE), audio the
+	// decoder refused (its code), CloseSession or Close (reason nil for a drain). The
+	// gateway uses it to forget the stream, so the user's next audio opens a new one.
+	// It must not block; it is not called for clips.
+	OnStreamEnd func(spec protocol.StreamSpec, streamID string, reason *protocol.Error)
 
 	// MaxStreams bounds the audio streams (clips included) running at once (default 1024).
 	MaxStreams int

@@ -420,7 +420,11 @@ func TestDecoderRefusesAudio(t *testing.T) {
 }
 
 func TestIdleTimeoutDrains(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Definitions[0].StreamIdleTimeout = 100 * time.Millisecond })
+	ended := make(chan *protocol.Error, 2)
+	e := newEnv(t, func(o *Options) {
+		o.Definitions[0].StreamIdleTimeout = 100 * time.Millisecond
+		o.OnStreamEnd = func(spec protocol.StreamSpec, id string, reason *protocol.Error) { ended <- reason }
+	})
 	s := e.open(t, spec("s1", "alice", ""))
 	writeAll(t, s, script(1, 2))
 	evs := e.rec.wait(t, "idle notice", func(evs []published) bool { return countEvent(evs, protocol.EventAudioError) == 1 })
@@ -435,8 +439,14 @@ func TestIdleTimeoutDrains(t *testing.T) {
 	if err := s.Write(context.Background(), frame(1)); !isCode(err, protocol.CodeNoStream) {
 		t.Errorf("write after idle close: %v", err)
 	}
+	if r := <-ended; r == nil || r.Code != CodeStreamIdle {
+		t.Errorf("OnStreamEnd reason %v", r)
+	}
 	// The user can open a new stream.
 	stop(t, e.open(t, spec("s1", "alice", "")))
+	if r := <-ended; r != nil {
+		t.Errorf("OnStreamEnd after Stop: %v", r)
+	}
 }
 
 func TestBackpressureFallingBehind(t *testing.T) {

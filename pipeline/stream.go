@@ -409,16 +409,21 @@ func (s *stream) run() {
 
 	s.mu.Lock()
 	s.state = stateEnded
-	idle := s.idleFired && s.endErr == nil
+	reason := s.endErr
+	idle := s.idleFired && reason == nil
 	s.mu.Unlock()
 	s.stopIdle()
 	s.rt.release(s)
 	if idle {
-		s.rt.pub.PublishToUser(s.spec.SessionID, s.spec.UserID, protocol.EventAudioError, protocol.Error{
+		reason = &protocol.Error{
 			Code:      CodeStreamIdle,
 			Message:   fmt.Sprintf("no audio for %s: stream %s was drained and closed", s.def.StreamIdleTimeout, s.id),
 			SessionID: s.spec.SessionID,
-		})
+		}
+		s.rt.pub.PublishToUser(s.spec.SessionID, s.spec.UserID, protocol.EventAudioError, *reason)
+	}
+	if s.clip == nil && s.rt.opts.OnStreamEnd != nil {
+		s.rt.opts.OnStreamEnd(s.spec, s.id, reason)
 	}
 	close(s.done)
 }
