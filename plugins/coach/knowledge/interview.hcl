@@ -210,6 +210,7 @@ topic "strength" {
     "what would your colleagues say you are good at",
     "what makes you stand out",
     "your superpower",
+    "what would your manager say about you",
   ]
   points = [
     "Choose one or two strengths that matter for this role — read the job description.",
@@ -522,6 +523,8 @@ topic "ambiguity" {
     "requirements changed",
     "without clear direction",
     "changing priorities",
+    "decision without all the information",
+    "incomplete information",
   ]
   points = [
     "Show that you reduce ambiguity actively: ask who the user is and what success looks like.",
@@ -588,6 +591,32 @@ topic "above-and-beyond" {
   ]
   follow_up = [
     "How does the team recognise work that goes beyond the plan?",
+  ]
+}
+
+topic "communication" {
+  kind  = "behavioural"
+  title = "Explaining technical things to non-technical people"
+  match = [
+    "explain a technical concept to a non technical person",
+    "non technical stakeholders",
+    "communication skills",
+    "explain something complex simply",
+    "present to executives",
+  ]
+  points = [
+    "Start from what the listener needs to decide or do, not from how it works.",
+    "Use an analogy from their world, then one concrete example; drop the jargon.",
+    "Check understanding by asking questions rather than asking 'does that make sense?'.",
+    "Give a real example: who the audience was, what they decided thanks to your explanation.",
+  ]
+  outline = [
+    "Situation — the audience and what they needed",
+    "Action — how you framed it (analogy, example, visual)",
+    "Result — the decision or understanding it led to",
+  ]
+  follow_up = [
+    "How much do engineers here work directly with customers or business stakeholders?",
   ]
 }
 
@@ -809,6 +838,8 @@ topic "technical-decision" {
     "choose a technology",
     "build versus buy",
     "architectural decision",
+    "build it yourself or use a library",
+    "choose a library or framework",
   ]
   points = [
     "State the options you considered and the criteria: cost, risk, time, team skills, reversibility.",
@@ -894,6 +925,8 @@ topic "technical-debt" {
     "legacy code",
     "refactor",
     "refactoring",
+    "code quality",
+    "maintainable code",
   ]
   points = [
     "Treat debt as a business trade-off: quantify its cost (incidents, slowed delivery).",
@@ -1163,6 +1196,7 @@ topic "why-leave" {
     "why are you looking for a new job",
     "reason for leaving",
     "why did you quit",
+    "leave your company",
   ]
   points = [
     "Stay positive: focus on what you are moving towards, not what you are escaping.",
@@ -1190,6 +1224,8 @@ topic "salary" {
     "how much do you expect to be paid",
     "current salary",
     "desired salary",
+    "how much are you hoping to make",
+    "how much do you expect to make",
   ]
   points = [
     "Research the market range for the role and location beforehand.",
@@ -1271,6 +1307,8 @@ topic "motivation" {
     "what gets you excited",
     "ideal job",
     "ideal work environment",
+    "ideal manager",
+    "what are you looking for in your next role",
   ]
   points = [
     "Be genuine and specific: solving hard problems, users' impact, learning, building with a great team.",
