@@ -122,3 +122,41 @@ func TestAudioWithoutMediaOrPeers(t *testing.T) {
 	alice.send(protocol.EventWebRTCOffer, map[string]any{"sessionId": "s1", "sdp": "v=0"})
 	alice.expectErr(protocol.EventWebRTCError, protocol.CodeBadRequest)
 }
+
+// TestMediaCalls checks what the gateway hands the runtime: the stream spec and the
+// calls a client's events turn into.
+func TestMediaCalls(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := joined(t, e, "alice", protocol.RoleInterviewer, "s1")
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "ogg", "sampleRate": 48000})
+	st := decodeInto[protocol.AudioStarted](t, alice.expect(protocol.EventAudioStarted).Data)
+	alice.send(protocol.EventAudioFinalize, map[string]string{"sessionId": "s1"})
+	id := alice.request(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	alice.expect(protocol.EventTranscriptionResult)
+	alice.expectAck(id)
+	e.media.mu.Lock()
+	calls := append([]string(nil), e.media.calls...)
+	e.media.mu.Unlock()
+	want := []string{"open s1 alice ogg interview", "finalize " + st.StreamID, "stop " + st.StreamID}
+	if len(calls) != len(want) {
+		t.Fatalf("calls %q, want %q", calls, want)
+	}
+	for i := range want {
+		if calls[i] != want[i] {
+			t.Fatalf("calls %q, want %q", calls, want)
+		}
+	}
+	// A stream still open when its connection goes away is drained, and its final
+	// still reaches the session.
+	bob := joined(t, e, "bob", protocol.RoleCandidate, "s1")
+	alice.expect(protocol.EventUserJoined)
+	bob.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "webm"})
+	bob.expect(protocol.EventAudioStarted)
+	bob.sendBinary([]byte("bye"))
+	bob.sync()
+	_ = bob.ws.Close()
+	if r := decodeInto[protocol.TranscriptionResult](t, alice.expect(protocol.EventTranscriptionResult).Data); r.Text != "bye" || r.UserID != "bob" {
+		t.Fatalf("drained result %+v", r)
+	}
+	alice.expect(protocol.EventUserDisconnected)
+}

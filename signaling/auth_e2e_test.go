@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -9,10 +10,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/earshot-dev/earshot/signaling/auth"
 	"github.com/earshot-dev/earshot/signaling/protocol"
@@ -264,4 +267,63 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 		t.Fatalf("close %d, want 4002", got)
 	}
 	stays.sync() // still connected after the other's identical token expired
+}
+
+// TestTokensNeverLogged runs accepted and refused tokens from every source with debug
+// logging and checks no token (nor its signature) reaches the log.
+func TestTokensNeverLogged(t *testing.T) {
+	var buf syncBuffer
+	e := newEnv(t, func(o *Options) {
+		o.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &buf})
+	})
+	good := e.token("alice", protocol.RoleInterviewer)
+	bad := signHS(t, []byte("another-secret-another-secret-another"), baseClaims())
+	for _, tok := range []string{good, bad} {
+		if ws, _, err := e.dialRaw("/interview?token="+url.QueryEscape(tok), http.Header{"Origin": {"https://evil.example"}}); err == nil {
+			_ = ws.Close()
+			t.Fatal("bad origin accepted")
+		}
+	}
+	for _, tok := range []string{good, bad} {
+		c := e.dial("/interview?token="+url.QueryEscape(tok), nil)
+		c.next()
+		c2 := e.dial("/interview", http.Header{"Authorization": {"Bearer " + tok}})
+		c2.next()
+		c3 := e.dial("/interview", nil)
+		c3.send(protocol.EventAuth, map[string]string{"token": tok})
+		c3.next()
+		s := e.sioDial(nil)
+		s.sioSend(`40/interview,{"token":"` + tok + `"}`)
+		s.next()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	_ = e.s.Shutdown(ctx)
+	logs := buf.String()
+	if !strings.Contains(logs, "refused origin") {
+		t.Fatalf("debug log looks empty:\n%s", logs)
+	}
+	for _, tok := range []string{good, bad} {
+		sig := tok[strings.LastIndex(tok, ".")+1:]
+		if strings.Contains(logs, sig) {
+			t.Fatalf("a token reached the log:\n%s", logs)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
