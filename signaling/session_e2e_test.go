@@ -268,3 +268,22 @@ func TestPublishTargets(t *testing.T) {
 	alice.sync()
 	bob.sync()
 }
+
+// TestBusSpansServers: two gateways sharing a bus deliver each other's session events
+// to their own members — the seam a broker-backed Bus (NATS) plugs into.
+func TestBusSpansServers(t *testing.T) {
+	bus := NewMemoryBus()
+	a := newEnv(t, func(o *Options) { o.Bus = bus })
+	b := newEnv(t, func(o *Options) { o.Bus = bus })
+	alice := joined(t, a, "alice", protocol.RoleInterviewer, "s1")
+	bob := joined(t, b, "bob", protocol.RoleCandidate, "s1")
+	// bob's join on node b is announced to alice on node a.
+	if u := decodeInto[protocol.UserEvent](t, alice.expect(protocol.EventUserJoined).Data); u.User.UserID != "bob" {
+		t.Fatalf("%+v", u)
+	}
+	a.s.Publish("s1", protocol.EventTranscriptionResult, map[string]string{"sessionId": "s1", "from": "a"}, nil, "")
+	bob.expect(protocol.EventTranscriptionResult)
+	alice.expect(protocol.EventTranscriptionResult)
+	alice.sync()
+	bob.sync()
+}
