@@ -56,7 +56,7 @@ func (nativeFraming) ack(id int64, data json.RawMessage, err *protocol.Error) []
 	b = strconv.AppendInt(b, id, 10)
 	if err != nil {
 		b = append(b, `,"error":`...)
-		b = append(b, mustJSON(errorPayload(err))...)
+		b = append(b, mustJSON(err)...)
 	} else {
 		b = append(b, `,"data":`...)
 		b = append(b, data...)
@@ -77,9 +77,6 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
-
-// errorPayload is the {"code","message"[,"sessionId"]} body of error events and acks.
-func errorPayload(e *protocol.Error) *protocol.Error { return e }
 
 func mustJSON(v any) json.RawMessage {
 	if raw, ok := v.(json.RawMessage); ok {

@@ -263,12 +263,6 @@ func (s *Server) cleanup(now time.Time) []string {
 	return gone
 }
 
-func (s *Server) sessionCount() int {
-	s.reg.mu.RLock()
-	defer s.reg.mu.RUnlock()
-	return len(s.reg.sessions)
-}
-
 // publish sends a session event through the bus.
 func (s *Server) publish(m Message) {
 	if err := s.bus.Publish(context.Background(), m); err != nil {
