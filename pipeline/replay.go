@@ -106,6 +106,7 @@ type byteLog struct {
 	mu    sync.Mutex
 	start int64 // stream offset of buf[0]
 	buf   []byte
+	mem   []byte // the array buf lives in, reused once buf is empty
 	max   int
 }
 
@@ -115,10 +116,16 @@ func (l *byteLog) Add(off int64, b []byte) {
 	defer l.mu.Unlock()
 	if len(l.buf) == 0 {
 		l.start = off
+		l.buf = l.mem[:0]
 	}
+	c := cap(l.buf)
 	l.buf = append(l.buf, b...)
+	if cap(l.buf) != c {
+		l.mem = l.buf // a new array
+	}
 	if over := len(l.buf) - l.max; over > 0 {
 		l.buf = append([]byte(nil), l.buf[over:]...)
+		l.mem = l.buf
 		l.start += int64(over)
 	}
 }
@@ -134,9 +141,6 @@ func (l *byteLog) TrimTo(off int64) {
 	n = min(n, int64(len(l.buf)))
 	l.buf = l.buf[n:]
 	l.start += n
-	if len(l.buf) == 0 {
-		l.buf = nil // let the array go
-	}
 }
 
 // From returns the kept bytes and the stream offset they start at.
