@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/earshot-dev/earshot/signaling/auth"
 	"github.com/earshot-dev/earshot/signaling/protocol"
 	"github.com/earshot-dev/earshot/signaling/socketio"
 )
@@ -293,5 +294,26 @@ wait:
 		case <-deadline:
 			t.Fatal("silent Socket.IO client not closed")
 		}
+	}
+}
+
+// TestSocketIOTokenExpiry: connection:error TOKEN_EXPIRED, DISCONNECT, close 4002.
+func TestSocketIOTokenExpiry(t *testing.T) {
+	e := newEnv(t, nil)
+	tok, err := auth.Mint(testSecret, auth.Claims{Subject: "alice", Role: protocol.RoleCandidate}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.sioDial(nil)
+	c.sioSend(`40/interview,{"token":"` + tok + `"}`)
+	c.expect("sio:connect")
+	c.expect(protocol.EventConnectionSuccess)
+	f := c.waitFor(protocol.EventConnectionError) // heartbeat frames may come first
+	if pe := decodeInto[protocol.Error](t, f.Data); pe.Code != protocol.CodeTokenExpired {
+		t.Fatalf("connection:error %s", f.Data)
+	}
+	c.expect("sio:disconnect")
+	if got := c.expectClose(); got != protocol.CloseTokenExpired {
+		t.Fatalf("close %d, want 4002", got)
 	}
 }
