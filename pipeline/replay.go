@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"sync"
 	"time"
 
@@ -100,52 +99,61 @@ func samplesDur(n, rate int) time.Duration {
 // pcm16, a minute of Opus at 32 kbit/s).
 const decoderReplayBytes = 256 << 10
 
-// byteLog keeps the stream bytes sent to a decoder that it has not provably decoded,
-// to give them again to a re-opened decoder. Bounded; beyond it the oldest go.
+// byteLog keeps the chunks sent to a decoder that it has not provably decoded, to give
+// them again to a re-opened decoder. Chunks keep their boundaries (a raw Opus stream
+// has one packet per chunk) and are not copied: a chunk is never modified once sent.
+// Bounded; beyond it the oldest go.
 type byteLog struct {
-	mu    sync.Mutex
-	start int64 // stream offset of buf[0]
-	buf   []byte
-	mem   []byte // the array buf lives in, reused once buf is empty
-	max   int
+	mu     sync.Mutex
+	start  int64 // stream offset of chunks[0]
+	chunks [][]byte
+	size   int
+	max    int
 }
 
-// Add appends b, found at stream offset off.
+// Add appends a chunk found at stream offset off.
 func (l *byteLog) Add(off int64, b []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.buf) == 0 {
+	if len(l.chunks) == 0 {
 		l.start = off
-		l.buf = l.mem[:0]
 	}
-	c := cap(l.buf)
-	l.buf = append(l.buf, b...)
-	if cap(l.buf) != c {
-		l.mem = l.buf // a new array
-	}
-	if over := len(l.buf) - l.max; over > 0 {
-		l.buf = append([]byte(nil), l.buf[over:]...)
-		l.mem = l.buf
-		l.start += int64(over)
+	l.chunks = append(l.chunks, b)
+	l.size += len(b)
+	for l.size > l.max && len(l.chunks) > 1 {
+		l.drop()
 	}
 }
 
-// TrimTo forgets the bytes before stream offset off.
+func (l *byteLog) drop() {
+	n := len(l.chunks[0])
+	l.chunks[0] = nil
+	l.chunks = l.chunks[1:]
+	l.start += int64(n)
+	l.size -= n
+}
+
+// TrimTo forgets the bytes before stream offset off; a chunk straddling it is cut.
 func (l *byteLog) TrimTo(off int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := off - l.start
-	if n <= 0 {
+	for len(l.chunks) > 0 && l.start+int64(len(l.chunks[0])) <= off {
+		l.drop()
+	}
+	if len(l.chunks) == 0 {
+		l.chunks = l.chunks[:0]
 		return
 	}
-	n = min(n, int64(len(l.buf)))
-	l.buf = l.buf[n:]
-	l.start += n
+	if n := off - l.start; n > 0 {
+		l.chunks[0] = l.chunks[0][n:]
+		l.start += n
+		l.size -= int(n)
+	}
 }
 
-// From returns the kept bytes and the stream offset they start at.
-func (l *byteLog) From() (int64, []byte) {
+// From returns the kept chunks and the stream offset they start at.
+func (l *byteLog) From() (int64, [][]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.start, bytes.Clone(l.buf)
+	return l.start, append([][]byte(nil), l.chunks...)
 }

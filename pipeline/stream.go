@@ -600,15 +600,14 @@ func (s *stream) inputEnded() bool {
 func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc, dec DecodeStream, prog *progress) {
 	if s.resyncing {
 		// A re-opened decoder: first the bytes the old one may not have decoded.
-		off, b := s.blog.From()
-		s.log.Debug("replaying to the re-opened decoder", "from", off, "bytes", len(b))
-		for len(b) > 0 {
-			n := min(len(b), replayPiece)
-			if err := s.sendBytes(actx, dec, b[:n], off); err != nil {
+		off, chunks := s.blog.From()
+		s.log.Debug("replaying to the re-opened decoder", "from", off, "chunks", len(chunks))
+		for _, b := range chunks {
+			if err := s.sendBytes(actx, dec, b, off); err != nil {
 				cancel(err)
 				return
 			}
-			b, off = b[n:], off+int64(n)
+			off += int64(len(b))
 		}
 	}
 	if s.unsent != nil {
@@ -640,9 +639,6 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 		}
 	}
 }
-
-// replayPiece bounds the messages a decoder replay is sent in.
-const replayPiece = 32 << 10
 
 // sendChunk sends the stream's next chunk and keeps it until it is known decoded.
 func (s *stream) sendChunk(actx context.Context, dec DecodeStream, chunk []byte) error {
