@@ -159,4 +159,14 @@ func TestMediaCalls(t *testing.T) {
 		t.Fatalf("drained result %+v", r)
 	}
 	alice.expect(protocol.EventUserDisconnected)
+
+	// Leaving with an open stream drains it first: the leaver gets its own final.
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "webm"})
+	alice.expect(protocol.EventAudioStarted)
+	alice.sendBinary([]byte("last words"))
+	alice.send(protocol.EventSessionLeave, map[string]string{"sessionId": "s1"})
+	if r := decodeInto[protocol.TranscriptionResult](t, alice.expect(protocol.EventTranscriptionResult).Data); r.Text != "last words" {
+		t.Fatalf("final on leave %+v", r)
+	}
+	alice.expect(protocol.EventSessionLeft)
 }

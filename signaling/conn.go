@@ -87,6 +87,8 @@ type conn struct {
 	closeCode int
 	closeText string
 	closeDone chan struct{} // closed once the close frame was written (or failed)
+	// closeTaken: the writer is writing the close frame; closeFinished: closeDone is closed.
+	closeTaken, closeFinished bool
 	reason    string        // first disconnect reason
 
 	wg         sync.WaitGroup // the writer and async calls
@@ -187,6 +189,14 @@ func (c *conn) beginCloseLocked(code int, text, reason string) {
 	c.startWriterLocked()
 }
 
+// finishCloseLocked releases whoever waits for the close frame to be written.
+func (c *conn) finishCloseLocked() {
+	if c.closeDone != nil && !c.closeFinished {
+		c.closeFinished = true
+		close(c.closeDone)
+	}
+}
+
 func (c *conn) isClosing() bool {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
@@ -207,15 +217,17 @@ func (c *conn) writeLoop() {
 		}
 		if len(c.items) == 0 {
 			c.writing = false
-			if !c.closing || c.closeDone == nil {
+			if !c.closing || c.closeDone == nil || c.closeTaken {
 				c.qmu.Unlock()
 				return
 			}
-			done, code, text := c.closeDone, c.closeCode, c.closeText
-			c.closeDone = nil // written once; the channel is closed below
+			c.closeTaken = true
+			code, text := c.closeCode, c.closeText
 			c.qmu.Unlock()
 			c.writeClose(code, text)
-			close(done)
+			c.qmu.Lock()
+			c.finishCloseLocked()
+			c.qmu.Unlock()
 			return
 		}
 		batch, c.items = c.items, batch[:0]
@@ -261,13 +273,9 @@ func (c *conn) writeFailed(err error) {
 	clear(c.items)
 	c.items = c.items[:0]
 	c.qbytes = 0
-	done := c.closeDone
-	c.closeDone = nil
+	c.finishCloseLocked()
 	c.qmu.Unlock()
 	c.s.m.queueBytes.Add(-int64(dropped))
-	if done != nil {
-		close(done)
-	}
 	c.s.log.Debug("write failed", "conn", c.id, "error", err)
 	_ = c.ws.NetConn().Close()
 }

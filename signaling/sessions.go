@@ -329,18 +329,17 @@ func (s *Server) leaveAll(c *conn, reason string) {
 // detach is what leaving a session costs a connection, whether it left or was lost:
 // membership, streams, peer connection. announce runs when the user has no other
 // connection in the session.
+//
+// Streams are drained and the peer connection closed while the connection is still a
+// member, so a leaver still receives the finals of its own audio.
 func (s *Server) detach(c *conn, sess *session, id string, announce func()) {
-	wasMember, last := sess.remove(c)
-	if !wasMember {
-		return
-	}
 	c.stopStreams(id)
 	if p := s.getPeers(); p != nil {
 		if err := p.Close(c.peerOwner(id, sess.pipeline)); err != nil {
 			s.log.Debug("close peer", "conn", c.id, "session", id, "error", err)
 		}
 	}
-	if last {
+	if _, last := sess.remove(c); last {
 		announce()
 	}
 }
