@@ -631,6 +631,26 @@ func TestTranscribeClip(t *testing.T) {
 	}
 }
 
+func TestTranscribeClipFailure(t *testing.T) {
+	e := newEnv(t, nil)
+	e.tr.failAfter = map[int]int{1: 2}
+	e.tr.unavailable = true
+	var audio []byte
+	for _, f := range script(1, 2) {
+		audio = append(audio, f...)
+	}
+	e.rt.opts.ClipChunkBytes = 640
+	err := e.rt.TranscribeClip(context.Background(), spec("s1", "alice", ""), audio, "r")
+	if !isCode(err, protocol.CodePipelineUnavailable) {
+		t.Fatalf("clip error %v", err)
+	}
+	evs := e.rec.all()
+	checkGuarantees(t, evs) // the announced utterance still gets its (empty) final
+	if rs := results(evs); len(rs) != 1 || *rs[0].RequestID != "r" {
+		t.Errorf("results %+v", rs)
+	}
+}
+
 func TestTranscribeClipSurvivesRestart(t *testing.T) {
 	e := newEnv(t, nil)
 	e.tr.failAfter = map[int]int{1: 3}

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -222,11 +221,10 @@ func (s *stream) closeOpen() {
 
 // finishClip publishes a clip's single final: the texts of its utterances joined, its
 // words concatenated, its span from the first utterance's start to the last's end.
+// It is published even when the clip failed (with what was recognised, maybe
+// nothing), so that the utterance announced at accept time always gets its final.
 func (s *stream) finishClip() {
-	s.mu.Lock()
-	failed := s.endErr != nil
-	s.mu.Unlock()
-	if failed || s.utt == nil || clipAbandoned(s) {
+	if s.utt == nil {
 		return
 	}
 	var r sdk.Result
@@ -251,8 +249,3 @@ func (s *stream) finishClip() {
 	s.publishFinal(r)
 }
 
-// clipAbandoned reports whether the stream was aborted by its caller (not by a fault,
-// which sets endErr): an abandoned clip publishes nothing.
-func clipAbandoned(s *stream) bool {
-	return s.ctx.Err() != nil && context.Cause(s.ctx) != errAborted
-}
