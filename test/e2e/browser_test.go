@@ -100,6 +100,8 @@ type browserRun struct {
 	pluginCPU time.Duration
 	streamed  time.Duration
 	daemonRSS int64 // KiB at the end
+	// daemonRSSBefore is the daemon's RSS (KiB) before the page loaded.
+	daemonRSSBefore int64
 	finals    []string
 }
 
@@ -126,6 +128,7 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 	tok := d.Token(t, "browser-iv", interviewer)
 	pageURL := fmt.Sprintf("%s/?session=%s&mode=%s&autostart=1#token=%s", origin, session, mode, url.QueryEscape(tok))
 	cpu0, plug0 := processCPU(d.PID()), pluginsCPU(d)
+	rss0 := processRSS(d.PID())
 	start := time.Now()
 	page.Navigate(ctx, pageURL)
 
@@ -177,6 +180,7 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 	run.daemonCPU = processCPU(d.PID()) - cpu0
 	run.pluginCPU = pluginsCPU(d) - plug0
 	run.daemonRSS = processRSS(d.PID())
+	run.daemonRSSBefore = rss0
 	var pageText []string
 	for _, f := range st.Finals {
 		pageText = append(pageText, f.Text)
@@ -263,6 +267,8 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 	}
 	b.Stop()
 	noErrors(t, listener, "candidate")
+	listener.Close()
+	d.Stop() // here rather than at the test's end: benchmarks run this in a loop
 	return run
 }
 

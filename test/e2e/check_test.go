@@ -173,9 +173,11 @@ func noErrors(t testing.TB, c *Client, who string) {
 	for _, e := range c.Events() {
 		if e.Name == protocol.EventTranscriptionError {
 			var te protocol.TranscriptionError
-			if json.Unmarshal(e.Data, &te) == nil && te.Code == protocol.CodeFallingBehind && te.Retrying {
+			if json.Unmarshal(e.Data, &te) == nil && te.Retrying {
 				// The daemon reports, rightly, that the CPUs (shared with other test
-				// processes) did not keep up; no audio is dropped.
+				// processes) did not keep up (FALLING_BEHIND, or a plugin call timed out
+				// and the plugin stream was re-opened with replay); no audio is dropped,
+				// and the callers check the transcript.
 				t.Logf("%s got %s %s", who, e.Name, e.Data)
 				continue
 			}

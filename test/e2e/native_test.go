@@ -307,3 +307,53 @@ func TestNativeTestdataRecordings(t *testing.T) {
 	}
 	noErrors(t, speaker, "reader")
 }
+
+// TestNativeLongLeadIn streams clips that start with 0.9–2 s of the noise floor
+// before the first word, as a microphone opened before the speaker talks does: no
+// utterance may be found in the noise, and the transcript keeps its bound.
+func TestNativeLongLeadIn(t *testing.T) {
+	d := StartDaemon(t, DaemonOptions{})
+	for _, lead := range []time.Duration{900 * time.Millisecond, 1500 * time.Millisecond, 2 * time.Second} {
+		t.Run(lead.String(), func(t *testing.T) {
+			clip := makeSpeech(t, speechSpec{Name: "lead" + lead.String(), Rate: 16000, Lead: lead, Gap: 1200 * time.Millisecond, Tail: 1200 * time.Millisecond,
+				Sentences: []string{
+					"can you describe a time you had a conflict with a coworker",
+					"why do you want to work here",
+				}})
+			speaker := d.Connect(t, "lead-"+lead.String(), interviewer)
+			r := streamClip(t, speaker, nil, "lead-"+lead.String(), clip, formatCases[0], sendSpeed)
+			rs := r.results()
+			t.Logf("finals:\n%s", describeFinals(rs))
+			checkSpans(t, finalsOnly(rs), clip, 300*time.Millisecond)
+			// The first utterance after a long lead-in is the weakest ("describe"
+			// is often lost): only the later key words are required.
+			checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "conflict", "work")
+		})
+	}
+}
+
+// TestNativeChromiumRecording replays a genuine recording: the MediaRecorder chunks
+// (audio/webm;codecs=opus, 48 kHz stereo, ~128 kbit/s) that headless Chromium's demo
+// page sent for the browser suite's fake microphone (the two questions after 0.9 s
+// of the noise floor), cut again at MediaRecorder-like boundaries. PocketSphinx once
+// found a word ("if") in that lead-in noise and garbled the rest of the stream.
+func TestNativeChromiumRecording(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "chromium-mediarecorder-questions.webm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clip := &Speech{Name: "chromium", Rate: 16000, Sentences: []string{
+		"can you describe a time you had a conflict with a coworker",
+		"why do you want to work here",
+	}, Spans: [][2]time.Duration{{900 * time.Millisecond, 4500 * time.Millisecond}, {5650 * time.Millisecond, 7800 * time.Millisecond}}}
+	d := StartDaemon(t, DaemonOptions{})
+	speaker := d.Connect(t, "chromium-replay", interviewer)
+	sc := streamCase{name: "chromium", format: protocol.FormatWebM, binary: true,
+		chunks: func(t testing.TB, _ *Speech) []timedChunk { return webmChunks(t, data, 9120*time.Millisecond, 3) }}
+	r := streamClip(t, speaker, nil, "chromium-replay", clip, sc, sendSpeed)
+	rs := r.results()
+	t.Logf("finals:\n%s", describeFinals(rs))
+	checkOrdering(t, rs, nil, 9500*time.Millisecond)
+	checkSpans(t, finalsOnly(rs), clip, 300*time.Millisecond)
+	checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "describe", "conflict", "work")
+}
