@@ -15,6 +15,7 @@ import (
 
 	"github.com/earshot-dev/earshot/signaling/auth"
 	"github.com/earshot-dev/earshot/signaling/protocol"
+	"github.com/earshot-dev/earshot/signaling/socketio"
 )
 
 // timeNow is the clock of rate limits (a variable for tests).
@@ -68,6 +69,7 @@ type conn struct {
 	expiresAt atomic.Int64 // unix ms
 
 	// Owned by the read goroutine.
+	asm         *socketio.Assembler // Socket.IO binary packets being assembled
 	lim         *rate.Limiter
 	strikes     int
 	strikeStart time.Time

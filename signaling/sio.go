@@ -96,10 +96,18 @@ func (c *conn) runSocketIO(token string, hasToken bool) {
 		c.teardown()
 		return
 	}
-	go func() { // a fresh, small stack for the long-lived read loop (see runNative)
-		defer c.teardown()
-		c.readSocketIO()
-	}()
+	c.asm = socketio.NewAssembler(maxSIOAttachments, int(c.s.opts.MaxMessageSize))
+	go c.sioLoop()
+}
+
+// sioLoop runs the read loop on fresh goroutines, as nativeLoop does: after a text
+// event the loop continues on a new goroutine with a small stack.
+func (c *conn) sioLoop() {
+	if c.readSocketIO() {
+		go c.sioLoop()
+		return
+	}
+	c.teardown()
 }
 
 // sioConnect waits AuthTimeout for the CONNECT of /interview and authenticates with
@@ -161,14 +169,15 @@ func (c *conn) sioConnect(token string, hasToken bool) bool {
 	}
 }
 
-// readSocketIO is the authenticated read loop of the Socket.IO endpoint.
-func (c *conn) readSocketIO() {
-	asm := socketio.NewAssembler(maxSIOAttachments, int(c.s.opts.MaxMessageSize))
+// readSocketIO is the authenticated read loop of the Socket.IO endpoint. It returns
+// false when the connection ended, true after a text event (see sioLoop).
+func (c *conn) readSocketIO() bool {
+	asm := c.asm
 	for {
 		mt, b, err := c.ws.ReadMessage()
 		if err != nil {
 			c.readEnded(err)
-			return
+			return false
 		}
 		c.extendRead()
 		if c.isClosing() {
@@ -198,7 +207,7 @@ func (c *conn) readSocketIO() {
 			continue
 		case socketio.EngineClose:
 			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
-			return
+			return false
 		case socketio.EngineMessage:
 		default:
 			c.sioBad(errors.New("unexpected Engine.IO packet"))
@@ -219,6 +228,7 @@ func (c *conn) readSocketIO() {
 		switch p.Type {
 		case socketio.Event:
 			c.sioEvent(p, nil)
+			return true
 		case socketio.BinaryEvent:
 			p, atts, done, err := asm.Start(p)
 			if err != nil {
@@ -229,7 +239,7 @@ func (c *conn) readSocketIO() {
 		case socketio.Disconnect:
 			// The client left the only namespace: end the connection.
 			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
-			return
+			return false
 		case socketio.Connect:
 			c.enqueue(outItem{data: sioConnectOK(c.id)}) // already connected
 		default:
