@@ -52,8 +52,8 @@ type outItem struct {
 }
 
 // conn is one authenticated (or authenticating) client connection, whatever its
-// framing. Its read loop runs on a goroutine of its own started after the upgrade;
-// its writes go through a byte-bounded queue drained by at most one writer goroutine,
+// framing. Its read loop runs on goroutines of its own, one at a time (see
+// nativeLoop), never on the HTTP handler's; its writes go through a byte-bounded queue drained by at most one writer goroutine,
 // started on demand, so an idle connection holds one goroutine. Publishers never
 // block on a connection: when its queue overflows it is closed with 4008.
 type conn struct {
@@ -68,7 +68,7 @@ type conn struct {
 	authed    atomic.Bool
 	expiresAt atomic.Int64 // unix ms
 
-	// Owned by the read goroutine.
+	// Owned by the reading goroutine (one at a time).
 	asm         *socketio.Assembler // Socket.IO binary packets being assembled
 	lim         *rate.Limiter
 	strikes     int
@@ -91,7 +91,7 @@ type conn struct {
 	closeDone chan struct{} // closed once the close frame was written (or failed)
 	// closeTaken: the writer is writing the close frame; closeFinished: closeDone is closed.
 	closeTaken, closeFinished bool
-	reason    string        // first disconnect reason
+	reason                    string // first disconnect reason
 
 	wg         sync.WaitGroup // the writer and async calls
 	ctx        context.Context
