@@ -327,3 +327,26 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestTokenLeeway: a token accepted within the validator's leeway is not cut off at
+// once; it ends at exp + leeway.
+func TestTokenLeeway(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		v, err := auth.NewValidator(auth.Config{HMACSecret: testSecret, Leeway: 3 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Auth, o.TokenLeeway = v, 3*time.Second
+	})
+	tok, err := auth.Mint(testSecret, auth.Claims{Subject: "alice", Role: protocol.RoleCandidate, ExpiresAt: time.Now().Add(-time.Second)}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial("/interview", http.Header{"Authorization": {"Bearer " + tok}})
+	c.expect(protocol.EventConnectionSuccess)
+	c.sync() // still up after exp
+	c.expectErr(protocol.EventConnectionError, protocol.CodeTokenExpired)
+	if got := c.expectClose(); got != protocol.CloseTokenExpired {
+		t.Fatalf("close %d", got)
+	}
+}

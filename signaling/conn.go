@@ -360,7 +360,7 @@ func (c *conn) armExpiry(exp time.Time) {
 	if c.tornDown {
 		return
 	}
-	d := time.Until(exp)
+	d := time.Until(exp) + c.s.opts.TokenLeeway
 	if c.expTimer == nil {
 		c.expTimer = time.AfterFunc(d, c.expire)
 	} else {
@@ -369,7 +369,7 @@ func (c *conn) armExpiry(exp time.Time) {
 }
 
 func (c *conn) expire() {
-	if d := time.Until(time.UnixMilli(c.expiresAt.Load())); d > 0 {
+	if d := time.Until(time.UnixMilli(c.expiresAt.Load())) + c.s.opts.TokenLeeway; d > 0 {
 		c.timerMu.Lock()
 		if !c.tornDown {
 			c.expTimer.Reset(d)

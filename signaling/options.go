@@ -65,6 +65,10 @@ type Options struct {
 
 	// Auth validates tokens. Required.
 	Auth Authenticator
+	// TokenLeeway is the clock skew Auth tolerates on exp (auth.Config.Leeway): a
+	// connection is closed with TOKEN_EXPIRED at exp + TokenLeeway, so a token the
+	// validator accepted is not cut off at once.
+	TokenLeeway time.Duration
 
 	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to open a
 	// WebSocket; "*" allows any. A request without Origin (a non-browser client) is
