@@ -518,9 +518,9 @@ type fakeSuggestStream struct {
 	sends     int
 	failed    chan struct{}
 	mu        sync.Mutex
-	out    chan sdk.SuggestionSet
-	last   string
-	closed bool
+	out       chan sdk.SuggestionSet
+	last      string
+	closed    bool
 }
 
 func (s *fakeSuggestStream) Send(ctx context.Context, u sdk.Utterance) error {

@@ -99,9 +99,9 @@ type stream struct {
 	tmap      timeMap
 	restart   map[string][]time.Time // per stage, recent restarts
 	rmu       sync.Mutex
-	unsent    []byte       // a chunk whose Send failed, re-sent first after a decoder restart
-	sentBytes atomic.Int64 // stream bytes the decoders accepted
-	blog      *byteLog     // bytes sent to the decoder and not known decoded
+	sentBytes int64        // stream bytes handed to decoders (sender goroutines only)
+	sentDone  atomic.Int64 // of which a decoder accepted
+	blog      *byteLog     // chunks handed to the decoder and not known decoded
 	resyncing bool         // a re-opened decoder waits for a point it can continue from
 	oggPages  *oggRenumber // after a decoder restart on Ogg: pages renumbered to follow the header
 }
@@ -537,7 +537,7 @@ func (s *stream) reopenDecoder(cause error) (DecodeStream, bool) {
 		if s.spec.Format == protocol.FormatOgg && len(hdr) > 0 {
 			s.oggPages = &oggRenumber{next: oggPages(hdr)}
 		}
-		s.log.Debug("decoder re-opened", "header", len(hdr), "sent", s.sentBytes.Load(), "unsent", len(s.unsent))
+		s.log.Debug("decoder re-opened", "header", len(hdr), "sent", s.sentDone.Load())
 		if len(hdr) > 0 {
 			cctx, cancel := context.WithTimeoutCause(s.ctx, s.rt.opts.CallTimeout, errHung)
 			err = d.Send(cctx, hdr)
@@ -581,7 +581,8 @@ func (s *stream) decodeAttempt(dec DecodeStream) error {
 			s.rt.m.stageLatency.WithLabelValues("decode").Observe(time.Since(time.Unix(0, t)).Seconds())
 		}
 		prog.busy.Store(true)
-		err = s.pushPCM(actx, pcm.Samples)
+		// Not actx: decoded audio is kept even if the attempt fails meanwhile.
+		err = s.pushPCM(s.ctx, pcm.Samples)
 		prog.busy.Store(false)
 		if err != nil {
 			return attemptErr(actx, err)
@@ -610,13 +611,6 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 			off += int64(len(b))
 		}
 	}
-	if s.unsent != nil {
-		if err := s.sendChunk(actx, dec, s.unsent); err != nil {
-			cancel(err)
-			return
-		}
-		s.unsent = nil
-	}
 	for {
 		chunk, err := s.inQ.Pop(actx)
 		if errors.Is(err, io.EOF) {
@@ -631,23 +625,22 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 			return // the attempt is over
 		}
 		if err := s.sendChunk(actx, dec, chunk); err != nil {
-			if actx.Err() == nil || errors.Is(context.Cause(actx), errHung) {
-				s.unsent = chunk
-			}
-			cancel(err)
+			cancel(err) // the chunk stays in the byte log: a re-opened decoder gets it
 			return
 		}
 	}
 }
 
-// sendChunk sends the stream's next chunk and keeps it until it is known decoded.
+// sendChunk sends the stream's next chunk. It goes into the byte log first, so that
+// if the decoder fails before decoding it, a re-opened one gets it.
 func (s *stream) sendChunk(actx context.Context, dec DecodeStream, chunk []byte) error {
-	off := s.sentBytes.Load()
+	off := s.sentBytes
+	s.blog.Add(off, chunk)
+	s.sentBytes = off + int64(len(chunk))
 	if err := s.sendBytes(actx, dec, chunk, off); err != nil {
 		return err
 	}
-	s.blog.Add(off, chunk)
-	s.sentBytes.Store(off + int64(len(chunk)))
+	s.sentDone.Store(s.sentBytes)
 	return nil
 }
 
@@ -690,7 +683,7 @@ func (s *stream) ackDecoded() {
 		s.blog.TrimTo(off)
 		return
 	}
-	s.blog.TrimTo(s.sentBytes.Load())
+	s.blog.TrimTo(s.sentDone.Load())
 }
 
 // decodedOffset is the stream byte offset of the first input sample not yet decoded,

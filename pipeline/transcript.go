@@ -248,4 +248,3 @@ func (s *stream) finishClip() {
 	r.EndOfTurn = true // the clip is a complete turn
 	s.publishFinal(r)
 }
-
