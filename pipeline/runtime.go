@@ -152,6 +152,10 @@ func (rt *Runtime) OpenStream(ctx context.Context, spec protocol.StreamSpec) (St
 // clip, and returns once that is published. A failure is published as
 // transcription:error to the user and returned as *protocol.Error.
 func (rt *Runtime) TranscribeClip(ctx context.Context, spec protocol.StreamSpec, audio []byte, requestID string) error {
+	if spec.Format == protocol.FormatOpus {
+		// Raw Opus is one packet per chunk; a clip is one message.
+		return protocol.Errorf(protocol.CodeUnsupportedFormat, "a transcription:request clip cannot be raw opus packets; use ogg or webm")
+	}
 	s, err := rt.newStream(spec, &clipState{requestID: requestID})
 	if err != nil {
 		return err
