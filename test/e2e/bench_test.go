@@ -122,6 +122,8 @@ type capacityRun struct {
 	pluginCPU      map[string]time.Duration
 	rssIdle        int64 // KiB, daemon + plugins before the streams
 	rssPeak        int64 // KiB, daemon + plugins with the streams open
+	daemonIdle     int64 // KiB, the daemon alone before the streams
+	daemonPeak     int64 // KiB, the daemon alone with the streams open
 	audio          time.Duration
 }
 
@@ -158,11 +160,12 @@ func runCapacity(b *testing.B, d *Daemon, n int) capacityRun {
 		streams[i] = speakers[i].StartAudio(session, protocol.FormatPCM16, 16000, 1)
 	}
 	res.rssIdle = totalRSS(d)
+	res.daemonIdle = processRSS(d.PID())
 	cpu0, plug0 := processCPU(d.PID()), pluginCPUByName(d)
 	chunks := pcmChunks(clip.PCM(), 16000, 50*time.Millisecond)
 	starts := make([]time.Time, n)
 	var wg sync.WaitGroup
-	var peak int64
+	var peak, daemonPeak int64
 	var peakMu sync.Mutex
 	for i := range speakers {
 		wg.Add(1)
@@ -177,6 +180,7 @@ func runCapacity(b *testing.B, d *Daemon, n int) capacityRun {
 					if r := totalRSS(d); r > 0 {
 						peakMu.Lock()
 						peak = max(peak, r)
+						daemonPeak = max(daemonPeak, processRSS(d.PID()))
 						peakMu.Unlock()
 					}
 				}
@@ -218,7 +222,7 @@ func runCapacity(b *testing.B, d *Daemon, n int) capacityRun {
 	for name, v := range pluginCPUByName(d) {
 		res.pluginCPU[name] = v - plug0[name]
 	}
-	res.rssPeak = peak
+	res.rssPeak, res.daemonPeak = peak, daemonPeak
 	res.audio = time.Duration(n) * clip.Duration()
 	res.lagP50, res.lagP90, res.lagMax = percentile(lags, 50), percentile(lags, 90), percentile(lags, 100)
 	if missing := len(clip.Spans)*n - len(lags); missing > 0 {
@@ -252,10 +256,11 @@ func BenchmarkConcurrentStreams(b *testing.B) {
 			r := runCapacity(b, d, n)
 			sphinx := r.pluginCPU["earshot-plugin-sphinx"]
 			others := r.daemonCPU + r.pluginCPU["earshot-plugin-audio"] + r.pluginCPU["earshot-plugin-coach"]
-			b.Logf("n=%d: sentence end → final p50 %v p90 %v max %v; FALLING_BEHIND %d, other errors %d; WER %.1f%%; CPU per audio second: daemon %.1f ms, sphinx %.1f ms, audio %.1f ms, coach %.1f ms (daemon+audio+coach = %.1f%% of sphinx); RSS idle %d MiB, with streams %d MiB (%.1f MiB per stream)",
+			b.Logf("n=%d: sentence end → final p50 %v p90 %v max %v; FALLING_BEHIND %d, other errors %d; WER %.1f%%; CPU per audio second: daemon %.1f ms, sphinx %.1f ms, audio %.1f ms, coach %.1f ms (daemon+audio+coach = %.1f%% of sphinx); RSS idle %d MiB, with streams %d MiB (%.1f MiB per stream; the daemon alone %.1f → %.1f MiB, %.2f MiB per stream)",
 				n, r.lagP50.Round(time.Millisecond), r.lagP90.Round(time.Millisecond), r.lagMax.Round(time.Millisecond), r.fallingBehind, r.otherErrors, 100*r.wer,
 				ms(r.daemonCPU)/r.audio.Seconds(), ms(sphinx)/r.audio.Seconds(), ms(r.pluginCPU["earshot-plugin-audio"])/r.audio.Seconds(), ms(r.pluginCPU["earshot-plugin-coach"])/r.audio.Seconds(),
-				100*float64(others)/float64(max(sphinx, 1)), r.rssIdle/1024, r.rssPeak/1024, float64(r.rssPeak-r.rssIdle)/1024/float64(n))
+				100*float64(others)/float64(max(sphinx, 1)), r.rssIdle/1024, r.rssPeak/1024, float64(r.rssPeak-r.rssIdle)/1024/float64(n),
+				float64(r.daemonIdle)/1024, float64(r.daemonPeak)/1024, float64(r.daemonPeak-r.daemonIdle)/1024/float64(n))
 			b.ReportMetric(ms(r.lagP90), fmt.Sprintf("ms-lag-p90-n%d", n))
 			if r.fallingBehind > 0 || r.lagMax > 5*time.Second {
 				b.Logf("n=%d: falling behind; stopping", n)

@@ -102,7 +102,7 @@ type browserRun struct {
 	daemonRSS int64 // KiB at the end
 	// daemonRSSBefore is the daemon's RSS (KiB) before the page loaded.
 	daemonRSSBefore int64
-	finals    []string
+	finals          []string
 }
 
 // runBrowser starts a daemon with the demo page and loopback ICE, a candidate
