@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/earshot-dev/earshot/pipeline"
 	"github.com/earshot-dev/earshot/plugins/host"
@@ -180,6 +181,7 @@ func body(t *testing.T, src string) hcl.Body {
 
 // rig is the real host with the built-in plugins and a runtime over them.
 type rig struct {
+	reg     *prometheus.Registry
 	rt      *pipeline.Runtime
 	rec     *recorder
 	dec, tr *host.Stage
@@ -224,14 +226,15 @@ func newRig(t *testing.T) *rig {
 		}
 		return s
 	}
-	r := &rig{rec: &recorder{changed: make(chan struct{})}, ctx: ctx}
+	r := &rig{rec: &recorder{changed: make(chan struct{})}, ctx: ctx, reg: prometheus.NewRegistry()}
 	r.dec = stage(sdk.KindDecoder, "audio", `sample_rate = 16000`)
 	r.tr = stage(sdk.KindTranscriber, "sphinx", ``)
 	sug := stage(sdk.KindSuggester, "coach", ``)
 	r.rt, err = pipeline.New(pipeline.Options{
-		Logger:    log,
-		Publisher: r.rec,
-		Classify:  Classify,
+		Logger:     log,
+		Publisher:  r.rec,
+		Classify:   Classify,
+		Registerer: r.reg,
 		Definitions: []pipeline.Definition{{
 			Name: "interview", Decoder: Decoder(r.dec), Transcriber: Transcriber(r.tr),
 			Suggester: Suggester(sug), SuggesterName: "coach", ReplayBuffer: 30 * time.Second,
@@ -244,6 +247,25 @@ func newRig(t *testing.T) *rig {
 	}
 	t.Cleanup(func() { _ = r.rt.Close() })
 	return r
+}
+
+// logLatencies logs the runtime's latency histograms (means), for the report.
+func (r *rig) logLatencies(t *testing.T) {
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if h := m.GetHistogram(); h != nil && h.GetSampleCount() > 0 {
+				label := ""
+				for _, l := range m.GetLabel() {
+					label += l.GetName() + "=" + l.GetValue()
+				}
+				t.Logf("%s{%s}: n=%d mean=%.1f ms", mf.GetName(), label, h.GetSampleCount(), 1000*h.GetSampleSum()/float64(h.GetSampleCount()))
+			}
+		}
+	}
 }
 
 func (r *rig) events() []ev {
@@ -342,6 +364,7 @@ func TestRealPluginsKillTranscriber(t *testing.T) {
 	}
 
 	text := checkOnce(t, r.events())
+	r.logLatencies(t)
 	if !strings.Contains(text, "about") && !strings.Contains(text, "yourself") {
 		t.Errorf("finals %q lack the second sentence", text)
 	}
