@@ -30,7 +30,7 @@ import (
 const CodeProtocol = "PROTOCOL"
 
 func init() {
-	handshake.ServerPlugin = func(impl any) (plugin.GRPCPlugin, error) {
+	handshake.ServerPlugin = func(impl any) (handshake.Plugin, error) {
 		p, ok := impl.(Plugin)
 		if !ok {
 			return nil, fmt.Errorf("%T does not implement sdk.Plugin", impl)

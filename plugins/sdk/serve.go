@@ -78,7 +78,7 @@ func serve(impl Plugin) {
 		HandshakeConfig:  handshake.Config(slices.Max(sp.versions)),
 		VersionedPlugins: sets,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(handshake.MaxMessageSize), grpc.MaxSendMsgSize(handshake.MaxMessageSize))
+			opts = append(opts, handshake.ServerOptions()...)
 			return grpc.NewServer(opts...)
 		},
 		Logger: log.Named("go-plugin"),

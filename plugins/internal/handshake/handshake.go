@@ -11,6 +11,7 @@ import (
 	"net"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 )
 
 // Magic cookie: not security, only a guard against a plugin binary run by hand
@@ -24,6 +25,25 @@ const (
 // (go-plugin's default is unbounded). The largest legitimate message is a decoder
 // chunk or a PCM frame, far below this.
 const MaxMessageSize = 4 << 20
+
+// Fixed HTTP/2 flow-control windows on both sides. Setting them turns off gRPC's
+// bandwidth-delay estimation, whose pings and window updates cost a measurable
+// share of the CPU per 20 ms frame on a local socket (see docs/plugin-system.md).
+// A stream's window holds several seconds of 16 kHz PCM.
+const (
+	WindowSize     = 1 << 20
+	ConnWindowSize = 16 << 20
+)
+
+// ServerOptions are the gRPC server options of every plugin.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageSize),
+		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.InitialWindowSize(WindowSize),
+		grpc.InitialConnWindowSize(ConnWindowSize),
+	}
+}
 
 // EnvReattach names the environment variable through which the daemon attaches to
 // plugins started by hand with -debug: a JSON object plugin name → Reattach.
@@ -122,4 +142,10 @@ func ParseReattachEnv(v string) (map[string]*plugin.ReattachConfig, error) {
 // plugin serving impl (an sdk.Decoder, sdk.Transcriber or sdk.Suggester) over gRPC.
 // sdktest uses it to run an implementation in process over the real shim; it is a
 // variable because sdk cannot be imported by the packages it imports.
-var ServerPlugin func(impl any) (plugin.GRPCPlugin, error)
+var ServerPlugin func(impl any) (Plugin, error)
+
+// Plugin is a go-plugin plugin served over gRPC (net/rpc methods refuse).
+type Plugin interface {
+	plugin.Plugin
+	plugin.GRPCPlugin
+}

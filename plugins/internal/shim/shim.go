@@ -93,11 +93,16 @@ func PluginSet() plugin.PluginSet {
 	}
 }
 
-// DialOptions bound message sizes on the host side.
+// DialOptions bound message sizes on the host side and fix the flow-control
+// windows (see handshake.WindowSize).
 func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(handshake.MaxMessageSize),
-		grpc.MaxCallSendMsgSize(handshake.MaxMessageSize))}
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(handshake.MaxMessageSize),
+			grpc.MaxCallSendMsgSize(handshake.MaxMessageSize)),
+		grpc.WithInitialWindowSize(handshake.WindowSize),
+		grpc.WithInitialConnWindowSize(handshake.ConnWindowSize),
+	}
 }
 
 // Client talks to one plugin process.
