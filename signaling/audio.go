@@ -270,31 +270,38 @@ func handleAudioStop(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	st := c.takeStream(id)
-	if st == nil {
+	var drain func(ctx context.Context) error
+	if st := c.takeStream(id); st != nil {
+		drain = st.ms.Stop
+	} else if stopper, ok := s.getPeers().(AudioStopper); ok {
+		// No WebSocket stream: drain the WebRTC track's stream, keeping the peer connection.
+		owner := c.peerOwner(id, "")
+		drain = func(ctx context.Context) error {
+			found, err := stopper.StopAudio(ctx, owner)
+			if err == nil && !found {
+				return &protocol.Error{Code: protocol.CodeNoStream, Message: "no open stream in this session", SessionID: id}
+			}
+			return err
+		}
+	}
+	if drain == nil {
 		c.fail(req, &protocol.Error{Code: protocol.CodeNoStream, Message: "no open stream in this session", SessionID: id})
 		return
 	}
 	r := *req
 	r.Data = nil
-	started := c.goAsync(maxAsyncPerConn, func(ctx context.Context) {
+	run := func(ctx context.Context, req *request) {
 		ctx, cancel := context.WithTimeout(ctx, s.opts.DrainTimeout)
 		defer cancel()
-		if err := st.ms.Stop(ctx); err != nil {
-			c.fail(&r, s.asProtocolError(err, id, "stop stream"))
-			return
-		}
-		c.ok(&r, "", nil)
-	})
-	if !started {
-		// Too many calls in flight: drain inline rather than leak the stream.
-		ctx, cancel := context.WithTimeout(c.ctx, s.opts.DrainTimeout)
-		defer cancel()
-		if err := st.ms.Stop(ctx); err != nil {
+		if err := drain(ctx); err != nil {
 			c.fail(req, s.asProtocolError(err, id, "stop stream"))
 			return
 		}
 		c.ok(req, "", nil)
+	}
+	if !c.goAsync(maxAsyncPerConn, func(ctx context.Context) { run(ctx, &r) }) {
+		// Too many calls in flight: drain inline rather than leak the stream.
+		run(c.ctx, req)
 	}
 }
 

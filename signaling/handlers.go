@@ -221,11 +221,13 @@ func handleJoin(s *Server, c *conn, req *request) {
 	}
 	c.sessions[id] = res.sess
 	c.mu.Unlock()
-	c.ok(req, protocol.EventSessionJoined, res.joined)
+	// Announce before replying: whoever joins after the joiner saw session:joined must
+	// find the joiner in its users list only, not also in a late user:joined.
 	if res.newUser {
 		s.publish(Message{SessionID: id, Event: protocol.EventUserJoined, ExceptUserID: c.userID(),
 			Payload: mustJSON(protocol.UserEvent{SessionID: id, User: c.user()})})
 	}
+	c.ok(req, protocol.EventSessionJoined, res.joined)
 }
 
 func handleLeave(s *Server, c *conn, req *request) {

@@ -45,6 +45,13 @@ type Peers interface {
 	Close(o PeerOwner) error
 }
 
+// AudioStopper is implemented by a Peers that can drain the audio stream of a peer
+// connection without closing it: audio:stop on a WebRTC stream. StopAudio reports
+// false when the owner has no WebRTC stream.
+type AudioStopper interface {
+	StopAudio(ctx context.Context, o PeerOwner) (bool, error)
+}
+
 // PeerOwner identifies whose peer connection a Peers call is about and how to reach
 // that connection (webrtc:candidate, webrtc:state).
 type PeerOwner struct {

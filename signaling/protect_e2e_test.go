@@ -373,8 +373,9 @@ func TestHTTPEndpoints(t *testing.T) {
 
 // fakePeers records WebRTC calls and answers through the owner's Emit.
 type fakePeers struct {
-	mu     sync.Mutex
-	closed []string
+	mu      sync.Mutex
+	closed  []string
+	stopped []string
 }
 
 func (p *fakePeers) Offer(_ context.Context, o PeerOwner, sdp string) (string, error) {
@@ -386,6 +387,17 @@ func (p *fakePeers) Offer(_ context.Context, o PeerOwner, sdp string) (string, e
 }
 
 func (p *fakePeers) AddCandidate(context.Context, PeerOwner, protocol.ICECandidate) error { return nil }
+
+// StopAudio makes fakePeers an AudioStopper: alice has a WebRTC stream in s1 only.
+func (p *fakePeers) StopAudio(_ context.Context, o PeerOwner) (bool, error) {
+	if o.UserID != "alice" || o.SessionID != "s1" {
+		return false, nil
+	}
+	p.mu.Lock()
+	p.stopped = append(p.stopped, o.SessionID+"/"+o.UserID)
+	p.mu.Unlock()
+	return true, nil
+}
 
 func (p *fakePeers) Close(o PeerOwner) error {
 	p.mu.Lock()
@@ -409,6 +421,13 @@ func TestWebRTCDelegation(t *testing.T) {
 	alice.expectErr(protocol.EventWebRTCError, protocol.CodeBadRequest)
 	id = alice.request(protocol.EventWebRTCCandidate, map[string]any{"sessionId": "s1", "candidate": map[string]any{"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}})
 	alice.expectAck(id)
+	// audio:stop with no WebSocket stream drains the WebRTC stream; bob has none.
+	id = alice.request(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	alice.expectAck(id)
+	bob := joined(t, e, "bob", protocol.RoleCandidate, "s1")
+	alice.expect(protocol.EventUserJoined)
+	bob.send(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	bob.expectErr(protocol.EventAudioError, protocol.CodeNoStream)
 	id = alice.request(protocol.EventWebRTCClose, map[string]string{"sessionId": "s1"})
 	alice.expectAck(id)
 	alice.send(protocol.EventSessionLeave, map[string]string{"sessionId": "s1"})
@@ -417,5 +436,8 @@ func TestWebRTCDelegation(t *testing.T) {
 	defer peers.mu.Unlock()
 	if len(peers.closed) != 2 {
 		t.Fatalf("Peers.Close calls %v (webrtc:close and leave)", peers.closed)
+	}
+	if len(peers.stopped) != 1 || peers.stopped[0] != "s1/alice" {
+		t.Fatalf("StopAudio calls %v", peers.stopped)
 	}
 }

@@ -124,6 +124,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	srv, err := signaling.NewServer(signaling.Options{
 		Logger:              log,
 		Auth:                validator,
+		TokenLeeway:         cfg.Auth.Leeway,
 		AllowedOrigins:      cfg.Server.AllowedOrigins,
 		MaxMessageSize:      cfg.Server.MaxMessageSize,
 		EventRate:           cfg.Server.EventRate,
