@@ -411,6 +411,11 @@ func (h *Host) Stage(ctx context.Context, kind sdk.Kind, name string, body hcl.B
 		}
 		m = &meta{info: c.info, schema: schema, spare: c}
 		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			c.kill(true)
+			return nil, diag("Plugin host closed", "The daemon is shutting down.", rng)
+		}
 		h.metas[name] = m
 		h.mu.Unlock()
 	}
