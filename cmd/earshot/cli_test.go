@@ -187,7 +187,7 @@ server {
 		t.Fatalf("bad config: exit %d", code)
 	}
 	all := out + errOut
-	for _, want := range []string{"bad.hcl:4", `ping_interval = "soon"`} {
+	for _, want := range []string{"bad.hcl line 4", `ping_interval = "soon"`, "Invalid duration"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("diagnostics lack %q:\n%s", want, all)
 		}
@@ -220,7 +220,7 @@ pipeline "p" {
 }
 `), 0o644)
 	out, errOut, code := earshot(t, []string{"JWT_SECRET=" + testSecret}, "validate", bad)
-	if code != 1 || !strings.Contains(out+errOut, "stage.hcl:8") {
+	if code != 1 || !strings.Contains(out+errOut, "stage.hcl line 8") || !strings.Contains(out+errOut, "endpoint_silence") {
 		t.Errorf("stage attribute checked against the plugin schema: exit %d\n%s%s", code, out, errOut)
 	}
 }
