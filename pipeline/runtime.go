@@ -171,7 +171,7 @@ func (rt *Runtime) TranscribeClip(ctx context.Context, spec protocol.StreamSpec,
 	go s.run()
 	for off := 0; off < len(audio); off += rt.opts.ClipChunkBytes {
 		chunk := audio[off:min(off+rt.opts.ClipChunkBytes, len(audio))]
-		if err := s.inQ.Push(ctx, chunk, len(chunk)); err != nil {
+		if err := s.inQ.Push(ctx, inItem{chunk: chunk}, len(chunk)); err != nil {
 			break // the stream ended early (its reason is in endErr) or ctx ended
 		}
 	}

@@ -220,8 +220,7 @@ func TestFinalize(t *testing.T) {
 	e := newEnv(t, nil)
 	s := e.open(t, spec("s1", "alice", ""))
 	writeAll(t, s, script(1, 2))
-	waitDecoded(t, s, 6*frameSamples)
-	if err := s.Finalize(context.Background()); err != nil {
+	if err := s.Finalize(context.Background()); err != nil { // right after the writes
 		t.Fatal(err)
 	}
 	e.rec.wait(t, "forced final", finalCount(1))

@@ -66,7 +66,7 @@ type stream struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 
-	inQ    *queue[[]byte]  // chunks waiting for the decoder
+	inQ    *queue[inItem]  // chunks (and finalize requests) waiting for the decoder
 	pcmQ   *queue[pcmItem] // PCM and controls waiting for the transcriber
 	replay *replayLog
 
@@ -101,6 +101,8 @@ type stream struct {
 	rmu       sync.Mutex
 	sentBytes int64        // stream bytes handed to decoders (sender goroutines only)
 	sentDone  atomic.Int64 // of which a decoder accepted
+	lastSend  atomic.Int64 // unix ns of the last chunk sent to a decoder
+	lastPCM   atomic.Int64 // unix ns of the last PCM received from a decoder
 	blog      *byteLog     // chunks handed to the decoder and not known decoded
 	resyncing bool         // a re-opened decoder waits for a point it can continue from
 	oggPages  *oggRenumber // after a decoder restart on Ogg: pages renumbered to follow the header
@@ -120,7 +122,7 @@ func newStream(rt *Runtime, sess *session, def *Definition, spec protocol.Stream
 		ctx:     ctx,
 		cancel:  cancel,
 		done:    make(chan struct{}),
-		inQ:     newQueue[[]byte](rt.opts.InputQueueBytes),
+		inQ:     newQueue[inItem](rt.opts.InputQueueBytes),
 		pcmQ:    newQueue[pcmItem](rt.opts.PCMQueueBytes),
 		replay:  newReplayLog(def.OutputRate, def.ReplayBuffer),
 		blog:    &byteLog{max: decoderReplayBytes},
@@ -247,7 +249,7 @@ func (s *stream) Write(ctx context.Context, audio []byte) error {
 
 	chunk := bytes.Clone(audio)
 	wctx, cancel := context.WithTimeout(ctx, s.rt.opts.WriteTimeout)
-	err := s.inQ.Push(wctx, chunk, len(chunk))
+	err := s.inQ.Push(wctx, inItem{chunk: chunk}, len(chunk))
 	cancel()
 	switch {
 	case errors.Is(err, errQueueClosed):
@@ -303,8 +305,9 @@ func (s *stream) Finalize(ctx context.Context) error {
 		return err
 	}
 	s.mu.Unlock()
-	at := samplesDur(int(s.decoded.Load()), s.rate)
-	err := s.pcmQ.Push(ctx, pcmItem{in: sdk.AudioInput{Start: at, Control: sdk.ControlFinalize}, enq: time.Now()}, 64)
+	// In order with the chunks written before it: the decoder side passes it on once
+	// their audio is decoded.
+	err := s.inQ.Push(ctx, inItem{finalize: true}, 64)
 	if errors.Is(err, errQueueClosed) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -588,6 +591,7 @@ func (s *stream) decodeAttempt(dec DecodeStream) error {
 			return attemptErr(actx, err)
 		}
 		s.ackDecoded()
+		s.lastPCM.Store(time.Now().UnixNano())
 	}
 }
 
@@ -624,11 +628,55 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 		if err != nil {
 			return // the attempt is over
 		}
-		if err := s.sendChunk(actx, dec, chunk); err != nil {
+		if chunk.finalize {
+			s.finalizeWhenDecoded(actx)
+			continue
+		}
+		if err := s.sendChunk(actx, dec, chunk.chunk); err != nil {
 			cancel(err) // the chunk stays in the byte log: a re-opened decoder gets it
 			return
 		}
 	}
+}
+
+// inItem is an entry of a stream's input queue: a chunk, or a finalize request.
+type inItem struct {
+	chunk    []byte
+	finalize bool
+}
+
+// Finalize waits at most this long for the decoder to deliver the audio written
+// before it, and takes the decoder as done once it was quiet this long.
+const (
+	finalizeMaxWait = 500 * time.Millisecond
+	finalizeQuiet   = 30 * time.Millisecond
+)
+
+// finalizeWhenDecoded sends ControlFinalize to the transcriber once the decoder has
+// delivered the PCM of every chunk sent before the request (exactly known for raw
+// PCM and WAV; otherwise when the decoder has been quiet for a moment), so that the
+// words written before audio:finalize are part of the forced final.
+func (s *stream) finalizeWhenDecoded(actx context.Context) {
+	deadline := time.Now().Add(finalizeMaxWait)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !s.decoderCaughtUp() && time.Now().Before(deadline) {
+		select {
+		case <-actx.Done():
+			deadline = time.Time{} // the decoder failed: pass the request on anyway
+		case <-tick.C:
+		}
+	}
+	at := samplesDur(int(s.decoded.Load()), s.rate)
+	_ = s.pcmQ.Push(s.ctx, pcmItem{in: sdk.AudioInput{Start: at, Control: sdk.ControlFinalize}, enq: time.Now()}, 64)
+}
+
+func (s *stream) decoderCaughtUp() bool {
+	if off, ok := s.decodedOffset(); ok && off >= s.sentBytes {
+		return true
+	}
+	last := max(s.lastPCM.Load(), s.lastSend.Load())
+	return time.Since(time.Unix(0, last)) >= finalizeQuiet
 }
 
 // sendChunk sends the stream's next chunk. It goes into the byte log first, so that
@@ -671,6 +719,7 @@ func (s *stream) sendBytes(actx context.Context, dec DecodeStream, b []byte, off
 	if err := dec.Send(cctx, payload); err != nil {
 		return attemptErr(cctx, err)
 	}
+	s.lastSend.Store(time.Now().UnixNano())
 	return nil
 }
 
