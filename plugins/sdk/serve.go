@@ -28,7 +28,8 @@ func SupportedAPIVersions() []int { return []int{APIVersion} }
 //	func main() { sdk.ServeDecoder(mydecoder.New) }
 //
 // newFn builds the one instance that serves every stream of this process. Serve
-// returns only in debug mode; otherwise it exits the process when the host goes.
+// returns when the daemon has shut the plugin down (or, with -debug, on Ctrl-C);
+// main should then return.
 func ServeDecoder[T Decoder](newFn func() T) { serve(newFn()) }
 
 // ServeTranscriber serves a transcriber plugin; see ServeDecoder.

@@ -305,6 +305,12 @@ func (s *stream) end(err error) error {
 }
 
 func (s *stream) sendErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := s.ourCause(); cause != nil {
+		return cause
+	}
 	if errors.Is(err, io.EOF) {
 		// The plugin has ended the stream; Recv gets the reason.
 		return ErrStreamClosed

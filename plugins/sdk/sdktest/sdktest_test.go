@@ -2,6 +2,7 @@ package sdktest_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -89,4 +90,60 @@ func TestConfigureRefusalIsCoded(t *testing.T) {
 	if !asStreamError(err, &se) || se.Code != sdk.CodeBadConfig {
 		t.Fatalf("Configure refusal: %v, want BAD_CONFIG", err)
 	}
+}
+
+func TestStreamSemantics(t *testing.T) {
+	c := sdktest.TranscriberConn(t, toyplugins.NewTranscriber())
+	if err := c.ConfigureDefaults(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	start := sdk.TranscribeStart{SampleRate: 16000}
+	frame := sdk.AudioInput{Samples: make([]int16, 320)}
+
+	t.Run("CallContextAbortsTheStream", func(t *testing.T) {
+		s, err := c.OpenTranscribe(context.Background(), start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		// Nothing was sent, so Recv blocks until its own context ends.
+		if _, err := s.Recv(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Recv: %v, want DeadlineExceeded", err)
+		}
+		if err := s.Send(context.Background(), frame); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Send after the abort: %v, want the abort's cause", err)
+		}
+	})
+	t.Run("CloseIsIdempotent", func(t *testing.T) {
+		s, err := c.OpenTranscribe(context.Background(), start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(context.Background(), frame); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		s.Close()
+		if _, err := s.Recv(context.Background()); !errors.Is(err, host.ErrStreamClosed) {
+			t.Errorf("Recv after Close: %v, want ErrStreamClosed", err)
+		}
+		if err := s.Send(context.Background(), frame); !errors.Is(err, host.ErrStreamClosed) {
+			t.Errorf("Send after Close: %v, want ErrStreamClosed", err)
+		}
+	})
+	t.Run("CodedErrorIsSticky", func(t *testing.T) {
+		s, err := c.OpenTranscribe(context.Background(), sdk.TranscribeStart{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for range 2 {
+			var se *sdk.StreamError
+			if _, err := s.Recv(context.Background()); !errors.As(err, &se) || se.Code != sdk.CodeUnsupportedFormat {
+				t.Fatalf("Recv: %v, want UNSUPPORTED_FORMAT", err)
+			}
+		}
+	})
 }
