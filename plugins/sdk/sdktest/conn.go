@@ -39,7 +39,9 @@ type testPlugin struct {
 	server plugin.GRPCPlugin
 }
 
-func (p testPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error { return p.server.GRPCServer(b, s) }
+func (p testPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
+	return p.server.GRPCServer(b, s)
+}
 func (p testPlugin) GRPCClient(ctx context.Context, b *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
 	return shim.ClientPlugin{}.GRPCClient(ctx, b, c)
 }
