@@ -182,7 +182,11 @@ type fakeDecoder struct {
 	failAfter   map[int]int // open number → fail after this many chunks
 	unavailable bool        // WaitReady gives up
 	lag         bool        // hold each chunk's PCM until the next chunk (lost if the decoder dies)
+	endOnError  bool        // like the host: a coded error ends the stream, Send says "ended", Recv says why
 }
+
+// errEnded is what a fake's Send says after the plugin ended the stream.
+var errEnded = errors.New("fake: stream ended by the plugin")
 
 func (d *fakeDecoder) OpenDecode(ctx context.Context, f sdk.Format) (DecodeStream, error) {
 	d.mu.Lock()
@@ -193,6 +197,8 @@ func (d *fakeDecoder) OpenDecode(ctx context.Context, f sdk.Format) (DecodeStrea
 		fs.failAfter = n
 	}
 	fs.lag = d.lag
+	fs.endOnError = d.endOnError
+	fs.ended = make(chan struct{})
 	return fs, nil
 }
 
@@ -214,8 +220,11 @@ type fakeDecodeStream struct {
 	sawHeader bool
 	odd       []byte
 	closed    bool
-	lag       bool
-	held      []int16
+	lag        bool
+	held       []int16
+	endOnError bool
+	ended      chan struct{}
+	codedErr   error
 }
 
 func (s *fakeDecodeStream) Send(ctx context.Context, chunk []byte) error {
@@ -235,7 +244,15 @@ func (s *fakeDecodeStream) Send(ctx context.Context, chunk []byte) error {
 	s.chunks++
 	if s.format.Container == protocol.FormatWAV && !s.sawHeader {
 		if len(chunk) < 44 || !bytes.HasPrefix(chunk, []byte("RIFF")) {
-			return &sdk.StreamError{Code: sdk.CodeInvalidAudio, Message: "no WAV header"}
+			err := &sdk.StreamError{Code: sdk.CodeInvalidAudio, Message: "no WAV header"}
+			if s.endOnError {
+				if s.codedErr == nil {
+					s.codedErr = err
+					close(s.ended)
+				}
+				return errEnded
+			}
+			return err
 		}
 		s.sawHeader = true
 		chunk = chunk[44:]
@@ -288,6 +305,8 @@ func (s *fakeDecodeStream) Recv(ctx context.Context) (sdk.PCM, error) {
 			return sdk.PCM{}, io.EOF
 		}
 		return p, nil
+	case <-s.ended:
+		return sdk.PCM{}, s.codedErr
 	case <-s.failed:
 		return sdk.PCM{}, ErrPluginFailed
 	case <-ctx.Done():

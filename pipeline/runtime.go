@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -269,6 +270,22 @@ func (rt *Runtime) Close() error {
 	})
 	rt.wg.Wait()
 	return nil
+}
+
+// sendFailed ends a stage attempt after a failed Send or CloseSend. When the plugin
+// had ended the stream itself, Recv reports why (a coded error, say): it gets the
+// chance to, within DrainTimeout, rather than the Send's "stream closed".
+func (rt *Runtime) sendFailed(actx context.Context, cancel context.CancelCauseFunc, err error) {
+	if rt.classify(err) == FaultEnded {
+		t := time.NewTimer(rt.opts.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-actx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	cancel(err)
 }
 
 // publishError tells a stream's owner about a transcription failure.

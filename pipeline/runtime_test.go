@@ -406,7 +406,23 @@ func wavHeaderBytes() []byte {
 }
 
 func TestDecoderRefusesAudio(t *testing.T) {
-	e := newEnv(t, nil)
+	for _, ended := range []bool{false, true} {
+		t.Run(map[bool]string{false: "send-returns-code", true: "send-says-ended"}[ended], func(t *testing.T) {
+			testDecoderRefusesAudio(t, ended)
+		})
+	}
+}
+
+func testDecoderRefusesAudio(t *testing.T, ended bool) {
+	e := newEnv(t, func(o *Options) {
+		o.Classify = func(err error) Fault {
+			if errors.Is(err, errEnded) {
+				return FaultEnded
+			}
+			return defaultClassify(err)
+		}
+	})
+	e.dec.endOnError = ended
 	sp := spec("s1", "alice", "")
 	sp.Format = protocol.FormatWAV
 	s := e.open(t, sp)

@@ -225,7 +225,7 @@ func (s *session) sendUtterances(actx context.Context, cancel context.CancelCaus
 	}
 	for _, u := range resend {
 		if err := send(u); err != nil {
-			cancel(err)
+			s.rt.sendFailed(actx, cancel, err)
 			return
 		}
 	}
@@ -234,7 +234,7 @@ func (s *session) sendUtterances(actx context.Context, cancel context.CancelCaus
 		if errors.Is(err, io.EOF) {
 			close(sentAll) // before CloseSend: the receiver may see io.EOF at once
 			if err := ss.CloseSend(); err != nil {
-				cancel(err)
+				s.rt.sendFailed(actx, cancel, err)
 				return
 			}
 			watchDrain(actx, s.rt.opts.DrainTimeout, prog, cancel)
@@ -253,7 +253,7 @@ func (s *session) sendUtterances(actx context.Context, cancel context.CancelCaus
 		}
 		s.mu.Unlock()
 		if err := send(u); err != nil {
-			cancel(err)
+			s.rt.sendFailed(actx, cancel, err)
 			return
 		}
 	}

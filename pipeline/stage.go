@@ -112,6 +112,9 @@ const (
 	FaultRestart
 	// FaultUnavailable: the host gave up on the plugin.
 	FaultUnavailable
+	// FaultEnded: a Send found the stream already ended by the plugin; the reason
+	// (a coded error, say) comes from Recv, which the runtime then waits for.
+	FaultEnded
 )
 
 // ErrPluginFailed and ErrUnavailable are the sentinels the default classifier

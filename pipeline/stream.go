@@ -609,7 +609,7 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 		s.log.Debug("replaying to the re-opened decoder", "from", off, "chunks", len(chunks))
 		for _, b := range chunks {
 			if err := s.sendBytes(actx, dec, b, off); err != nil {
-				cancel(err)
+				s.rt.sendFailed(actx, cancel, err)
 				return
 			}
 			off += int64(len(b))
@@ -619,7 +619,7 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 		chunk, err := s.inQ.Pop(actx)
 		if errors.Is(err, io.EOF) {
 			if err := dec.CloseSend(); err != nil {
-				cancel(err)
+				s.rt.sendFailed(actx, cancel, err)
 				return
 			}
 			watchDrain(actx, s.rt.opts.DrainTimeout, prog, cancel)
@@ -633,7 +633,7 @@ func (s *stream) sendChunks(actx context.Context, cancel context.CancelCauseFunc
 			continue
 		}
 		if err := s.sendChunk(actx, dec, chunk.chunk); err != nil {
-			cancel(err) // the chunk stays in the byte log: a re-opened decoder gets it
+			s.rt.sendFailed(actx, cancel, err) // the chunk stays in the byte log: a re-opened decoder gets it
 			return
 		}
 	}
@@ -950,7 +950,7 @@ func (s *stream) transcribeAttempt(tr TranscribeStream) error {
 func (s *stream) sendAudio(actx context.Context, cancel context.CancelCauseFunc, tr TranscribeStream, replay []sdk.AudioInput, sentAll chan struct{}, prog *progress) {
 	for _, in := range replay {
 		if err := s.sendInput(actx, tr, in, time.Time{}); err != nil {
-			cancel(err)
+			s.rt.sendFailed(actx, cancel, err)
 			return
 		}
 	}
@@ -959,7 +959,7 @@ func (s *stream) sendAudio(actx context.Context, cancel context.CancelCauseFunc,
 		if errors.Is(err, io.EOF) {
 			close(sentAll) // before CloseSend: the receiver may see io.EOF at once
 			if err := tr.CloseSend(); err != nil {
-				cancel(err)
+				s.rt.sendFailed(actx, cancel, err)
 				return
 			}
 			watchDrain(actx, s.rt.opts.DrainTimeout, prog, cancel)
@@ -972,7 +972,7 @@ func (s *stream) sendAudio(actx context.Context, cancel context.CancelCauseFunc,
 			s.rt.m.replayDropped.Add(float64(d) / float64(s.rate))
 		}
 		if err := s.sendInput(actx, tr, it.in, it.enq); err != nil {
-			cancel(err)
+			s.rt.sendFailed(actx, cancel, err)
 			return
 		}
 	}

@@ -29,6 +29,8 @@ func Classify(err error) pipeline.Fault {
 		return pipeline.FaultUnavailable
 	case errors.Is(err, host.ErrPluginFailed):
 		return pipeline.FaultRestart
+	case errors.Is(err, host.ErrStreamClosed):
+		return pipeline.FaultEnded // Recv says why
 	case errors.As(err, &se), errors.Is(err, host.ErrProtocol):
 		return pipeline.FaultFatal
 	}
