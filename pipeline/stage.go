@@ -70,6 +70,7 @@ const (
 	Final
 )
 
+// String names the kind, for logs.
 func (k TranscriptKind) String() string {
 	switch k {
 	case SpeechStarted:
