@@ -127,3 +127,36 @@ func BenchmarkMemoryPerStream(b *testing.B) {
 		_ = rt.Close()
 	}
 }
+
+// BenchmarkConcurrentStreams: the runtime's cost per 20 ms frame with 64 streams
+// writing at once (zero-cost stages), i.e. under contention for the 2 cores.
+func BenchmarkConcurrentStreams(b *testing.B) {
+	const n = 64
+	rt := benchRuntime(b, &benchPublisher{})
+	streams := make([]Stream, n)
+	for i := range streams {
+		s, err := rt.OpenStream(context.Background(), spec("s"+strconv.Itoa(i), "u", ""))
+		if err != nil {
+			b.Fatal(err)
+		}
+		streams[i] = s
+	}
+	frames := script(append([]int{1, 2, 3}, silence(6)...)...)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		s := streams[int(next.Add(1)-1)%n]
+		for i := 0; pb.Next(); i++ {
+			if err := s.Write(context.Background(), frames[i%len(frames)]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	for _, s := range streams {
+		if err := s.Stop(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -342,7 +342,8 @@ func TestUnavailableClosesOnlyThatStream(t *testing.T) {
 	e.tr.failAfter = map[int]int{1: 5}
 	e.tr.unavailable = true
 	s := e.open(t, spec("s1", "alice", ""))
-	writeAll(t, s, script(1, 2)) // the 6th frame's Send fails
+	other := e.open(t, spec("s2", "bob", "")) // another session, whose stream works
+	writeAll(t, s, script(1, 2))              // the 6th frame's Send fails
 	evs := e.rec.wait(t, "retrying:false", func(evs []published) bool {
 		for _, ev := range evs {
 			if p, ok := ev.payload.(protocol.TranscriptionError); ok && !p.Retrying {
@@ -364,6 +365,17 @@ func TestUnavailableClosesOnlyThatStream(t *testing.T) {
 	checkGuarantees(t, e.rec.all())
 	if err := s.Write(context.Background(), frame(1)); !isCode(err, protocol.CodePipelineUnavailable) {
 		t.Errorf("write after give-up: %v", err)
+	}
+	writeAll(t, other, script(3, 4))
+	stop(t, other)
+	var texts []string
+	for _, f := range finals(e.rec.all()) {
+		if f.SessionID == "s2" {
+			texts = append(texts, f.Text)
+		}
+	}
+	if !slices.Equal(texts, []string{words(3, 4)}) {
+		t.Errorf("the other session's finals %q", texts)
 	}
 }
 
