@@ -31,7 +31,12 @@ func benchStage(b *testing.B) (*host.Host, *host.Stage) {
 	if err := os.Symlink(binary, d+"/"+host.BinaryPrefix+"passthrough"); err != nil {
 		b.Fatal(err)
 	}
-	h, err := host.New(host.Options{Dirs: []string{d}, Logger: hclog.NewNullLogger()})
+	// BENCH_PLUGIN_GOMAXPROCS tries the plugin with another GOMAXPROCS.
+	var specs []host.Spec
+	if v := os.Getenv("BENCH_PLUGIN_GOMAXPROCS"); v != "" {
+		specs = append(specs, host.Spec{Name: "passthrough", Env: map[string]string{"GOMAXPROCS": v}})
+	}
+	h, err := host.New(host.Options{Dirs: []string{d}, Plugins: specs, Logger: hclog.NewNullLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}
