@@ -210,16 +210,16 @@ func (d *fakeDecoder) WaitReady(ctx context.Context) error {
 }
 
 type fakeDecodeStream struct {
-	life      <-chan struct{} // like the host's: the stream ends with its Open ctx
-	format    sdk.Format
-	mu        sync.Mutex
-	out       chan sdk.PCM
-	failed    chan struct{}
-	failAfter int
-	chunks    int
-	sawHeader bool
-	odd       []byte
-	closed    bool
+	life       <-chan struct{} // like the host's: the stream ends with its Open ctx
+	format     sdk.Format
+	mu         sync.Mutex
+	out        chan sdk.PCM
+	failed     chan struct{}
+	failAfter  int
+	chunks     int
+	sawHeader  bool
+	odd        []byte
+	closed     bool
 	lag        bool
 	held       []int16
 	endOnError bool
