@@ -97,7 +97,7 @@ func fastOpts(dir string, specs ...host.Spec) host.Options {
 		Dirs:           []string{dir},
 		Plugins:        specs,
 		HealthInterval: 100 * time.Millisecond,
-		HealthTimeout:  300 * time.Millisecond,
+		HealthTimeout:  time.Second, // generous: CI machines are loaded
 		CallTimeout:    10 * time.Second,
 		BackoffMin:     20 * time.Millisecond,
 		BackoffMax:     200 * time.Millisecond,
