@@ -90,7 +90,30 @@ func (s *Server) openStream(c *conn, sess *session, media Media, spec protocol.S
 	}
 	c.streams[sess.id] = st
 	c.mu.Unlock()
+	s.streamOwners.Store(ms.ID(), c)
 	return st, nil
+}
+
+// StreamEnded forgets a stream that ended without audio:stop (the runtime's idle
+// time-out, a plugin that could not come back, refused audio), so that the owner's
+// next audio:stream opens a new stream and binary frames get NO_STREAM. It is
+// idempotent and safe to call from any goroutine.
+func (s *Server) StreamEnded(streamID string) {
+	v, ok := s.streamOwners.LoadAndDelete(streamID)
+	if !ok {
+		return
+	}
+	c := v.(*conn)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, st := range c.streams {
+		if st.ms.ID() == streamID {
+			delete(c.streams, id)
+			if c.binTarget == st {
+				c.binTarget = nil
+			}
+		}
+	}
 }
 
 // write hands one chunk to a stream after the per-stream byte-rate limit.
@@ -314,6 +337,7 @@ func (c *conn) takeStream(id string) *streamState {
 	if st == nil {
 		return nil
 	}
+	c.s.streamOwners.Delete(st.ms.ID())
 	delete(c.streams, id)
 	if c.binTarget == st {
 		c.binTarget = nil

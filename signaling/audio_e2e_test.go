@@ -170,3 +170,22 @@ func TestMediaCalls(t *testing.T) {
 	}
 	alice.expect(protocol.EventSessionLeft)
 }
+
+// A stream the runtime ended by itself (idle time-out, plugin gone) is forgotten: the
+// next binary frame gets NO_STREAM and audio:start opens a new stream.
+func TestStreamEndedByRuntime(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := joined(t, e, "alice", protocol.RoleInterviewer, "s1")
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "webm"})
+	first := decodeInto[protocol.AudioStarted](t, alice.expect(protocol.EventAudioStarted).Data)
+	e.s.StreamEnded("no-such-stream") // unknown ids are ignored
+	e.s.StreamEnded(first.StreamID)
+	e.s.StreamEnded(first.StreamID) // idempotent
+	alice.sendBinary([]byte("late"))
+	alice.expectErr(protocol.EventAudioError, protocol.CodeNoStream)
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "webm"})
+	second := decodeInto[protocol.AudioStarted](t, alice.expect(protocol.EventAudioStarted).Data)
+	if second.StreamID == first.StreamID {
+		t.Fatalf("no new stream: %+v", second)
+	}
+}

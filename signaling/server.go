@@ -39,6 +39,9 @@ type Server struct {
 	media    atomic.Pointer[Media]
 	peers    atomic.Pointer[Peers]
 	events   rateWindow
+	// streamOwners maps an open stream's id to its connection, so that a stream the
+	// runtime ends by itself (idle time-out, plugin gone) can be forgotten.
+	streamOwners sync.Map
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}

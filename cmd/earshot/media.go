@@ -12,6 +12,7 @@ import (
 
 	"github.com/earshot-dev/earshot/config"
 	"github.com/earshot-dev/earshot/pipeline"
+	"github.com/earshot-dev/earshot/pipeline/hoststage"
 	"github.com/earshot-dev/earshot/plugins/host"
 	"github.com/earshot-dev/earshot/plugins/sdk"
 	"github.com/earshot-dev/earshot/signaling"
@@ -78,14 +79,14 @@ func buildDefinitions(ctx context.Context, cfg *config.Config, h *host.Host) ([]
 			ReplayBuffer:      p.ReplayBuffer,
 		}
 		if st := stage(sdk.KindDecoder, p.Decoder); st != nil {
-			def.Decoder = decoderStage{st}
+			def.Decoder = hoststage.Decoder(st)
 		}
 		if st := stage(sdk.KindTranscriber, p.Transcriber); st != nil {
-			def.Transcriber = transcriberStage{st}
+			def.Transcriber = hoststage.Transcriber(st)
 		}
 		if p.Suggester != nil {
 			if st := stage(sdk.KindSuggester, *p.Suggester); st != nil {
-				def.Suggester = suggesterStage{st}
+				def.Suggester = hoststage.Suggester(st)
 				def.SuggesterName = p.Suggester.Plugin
 			}
 		}
@@ -113,7 +114,10 @@ func startMedia(ctx context.Context, cfg *config.Config, log hclog.Logger, srv *
 		Definitions:     defs,
 		DefaultPipeline: cfg.DefaultPipeline,
 		Registerer:      reg,
-		Classify:        classifyFault,
+		Classify:        hoststage.Classify,
+		// A stream the runtime ends by itself is forgotten by the gateway, so the
+		// user's next audio opens a new one.
+		OnStreamEnd: func(_ protocol.StreamSpec, streamID string, _ *protocol.Error) { srv.StreamEnded(streamID) },
 	})
 	if err != nil {
 		m.Close()
@@ -123,67 +127,6 @@ func startMedia(ctx context.Context, cfg *config.Config, log hclog.Logger, srv *
 	m.media = mediaAdapter{rt}
 	return m, nil
 }
-
-// classifyFault maps the host's errors onto the runtime's fault kinds.
-func classifyFault(err error) pipeline.Fault {
-	switch {
-	case errors.Is(err, host.ErrUnavailable):
-		return pipeline.FaultUnavailable
-	case errors.Is(err, host.ErrPluginFailed):
-		return pipeline.FaultRestart
-	default:
-		return pipeline.FaultFatal
-	}
-}
-
-// The host's stages return the host's stream types; the runtime declares its own
-// interfaces with the same methods. These adapters convert at the boundary.
-
-type decoderStage struct{ s *host.Stage }
-
-func (d decoderStage) OpenDecode(ctx context.Context, f sdk.Format) (pipeline.DecodeStream, error) {
-	return d.s.OpenDecode(ctx, f)
-}
-func (d decoderStage) WaitReady(ctx context.Context) error { return d.s.WaitReady(ctx) }
-
-type transcriberStage struct{ s *host.Stage }
-
-func (t transcriberStage) OpenTranscribe(ctx context.Context, start sdk.TranscribeStart) (pipeline.TranscribeStream, error) {
-	st, err := t.s.OpenTranscribe(ctx, start)
-	if err != nil {
-		return nil, err
-	}
-	return transcribeStream{st}, nil
-}
-func (t transcriberStage) WaitReady(ctx context.Context) error { return t.s.WaitReady(ctx) }
-
-type transcribeStream struct{ host.TranscribeStream }
-
-func (t transcribeStream) Recv(ctx context.Context) (pipeline.TranscriptEvent, error) {
-	ev, err := t.TranscribeStream.Recv(ctx)
-	if err != nil {
-		return pipeline.TranscriptEvent{}, err
-	}
-	out := pipeline.TranscriptEvent{At: ev.At, Result: ev.Result}
-	switch ev.Kind {
-	case host.SpeechStarted:
-		out.Kind = pipeline.SpeechStarted
-	case host.Partial:
-		out.Kind = pipeline.Partial
-	case host.Final:
-		out.Kind = pipeline.Final
-	default:
-		return pipeline.TranscriptEvent{}, fmt.Errorf("unknown transcript event kind %d", ev.Kind)
-	}
-	return out, nil
-}
-
-type suggesterStage struct{ s *host.Stage }
-
-func (s suggesterStage) OpenSuggest(ctx context.Context, info sdk.SessionInfo) (pipeline.SuggestStream, error) {
-	return s.s.OpenSuggest(ctx, info)
-}
-func (s suggesterStage) WaitReady(ctx context.Context) error { return s.s.WaitReady(ctx) }
 
 // mediaAdapter presents the runtime as the gateway's Media.
 type mediaAdapter struct{ rt *pipeline.Runtime }
