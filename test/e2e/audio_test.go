@@ -211,3 +211,84 @@ func TestTranscriberCrash(t *testing.T) {
 		t.Errorf("earshot_pipeline_plugin_restarts_total{stage=\"transcribe\"} = %v, want ≥ 1", m[`earshot_pipeline_plugin_restarts_total{stage="transcribe"}`])
 	}
 }
+
+// TestStreamIdleTimeout: a stream that gets no audio for stream_idle_timeout is
+// drained (its final arrives) and closed, so the same user can open a new one.
+func TestStreamIdleTimeout(t *testing.T) {
+	d := StartDaemon(t, DaemonOptions{Config: speechConfig{IdleTimeout: "1500ms"}.hcl()})
+	clip := oneSentence(t)
+	speaker := d.Connect(t, "idler", interviewer)
+	speaker.Join("idle")
+	// Only the speech, no trailing silence: the final comes from the idle drain.
+	head, _ := chunksUntil(pcmChunks(clip.PCM(), 16000, 100*time.Millisecond), clip.Spans[0][1]+100*time.Millisecond)
+	streamID := speaker.StartAudio("idle", protocol.FormatPCM16, 16000, 1)
+	pace(head, sendSpeed, func(_ int, c timedChunk) { speaker.SendBinary(c.Data) })
+	idleFrom := time.Now()
+	speaker.WaitEvent(30*time.Second, IsFinalOf(streamID))
+	// Poll audio:start until the idle stream is gone (STREAM_EXISTS until then).
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ack := speaker.AwaitAck(speaker.RequestAsync(protocol.EventAudioStart, protocol.AudioStart{SessionID: "idle", Format: protocol.FormatPCM16, SampleRate: 16000, Channels: 1}), 10*time.Second)
+		if ack.Error == nil {
+			var st protocol.AudioStarted
+			ack.Decode(t, &st)
+			if st.StreamID == streamID {
+				t.Fatalf("audio:start returned the idle stream %s", streamID)
+			}
+			t.Logf("idle stream %s closed; new stream %s after %v", streamID, st.StreamID, time.Since(idleFrom).Round(10*time.Millisecond))
+			break
+		}
+		if ack.Error.Code != protocol.CodeStreamExists {
+			t.Fatalf("audio:start: %v", ack.Error)
+		}
+		if time.Now().After(deadline) {
+			// What a client sees when it resumes sending on the idle stream.
+			from := speaker.Len()
+			speaker.SendBinary(head[0].Data)
+			ev, err := speaker.waitEventFrom(from, 5*time.Second, Named(protocol.EventAudioError))
+			t.Fatalf("audio:start still answers STREAM_EXISTS %v after the stream's last audio (stream_idle_timeout 1.5s, the pipeline drained it); a binary frame now gets: %s %v",
+				time.Since(idleFrom).Round(time.Second), ev.Data, err)
+		}
+		<-tick.C
+	}
+	if since := time.Since(idleFrom); since < 1500*time.Millisecond {
+		t.Errorf("stream closed %v after its last audio, before stream_idle_timeout", since)
+	}
+	rs := streamResults(speaker.Results(), streamID)
+	checkOrdering(t, rs, nil, clip.Duration())
+	checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "software", "engineer")
+}
+
+// TestRelayAudio: with relay_audio on, the other members receive every chunk as
+// audio:received with the sender, format, rate and sequence, byte for byte.
+func TestRelayAudio(t *testing.T) {
+	d := StartDaemon(t, DaemonOptions{Config: speechConfig{RelayAudio: true}.hcl()})
+	clip := oneSentence(t)
+	speaker := d.Connect(t, "relayer", interviewer)
+	listener := d.Connect(t, "relay-cand", candidate)
+	speaker.Join("relay")
+	listener.Join("relay")
+	chunks := pcmChunks(clip.PCM(), 16000, 200*time.Millisecond)[:5]
+	for i, c := range chunks {
+		speaker.StreamBase64("relay", protocol.FormatPCM16, 16000, 1, int64(i), c.Data)
+	}
+	for i, c := range chunks {
+		ev := listener.WaitEvent(10*time.Second, func(e Event) bool {
+			var r protocol.AudioReceived
+			return e.Name == protocol.EventAudioReceived && json.Unmarshal(e.Data, &r) == nil && r.Sequence == int64(i)
+		})
+		var r protocol.AudioReceived
+		ev.Decode(t, &r)
+		got, err := base64.StdEncoding.DecodeString(r.AudioData)
+		if err != nil || string(got) != string(c.Data) || r.FromUserID != "relayer" || r.Format != protocol.FormatPCM16 || r.SampleRate != 16000 || r.SessionID != "relay" {
+			t.Errorf("audio:received #%d: from %q format %q rate %d, %d bytes (sent %d), err %v", i, r.FromUserID, r.Format, r.SampleRate, len(got), len(c.Data), err)
+		}
+	}
+	if n := len(eventsNamed(speaker.Events(), protocol.EventAudioReceived)); n != 0 {
+		t.Errorf("the sender got %d of its own chunks back", n)
+	}
+	speaker.Request(protocol.EventAudioStop, protocol.SessionRef{SessionID: "relay"}, 30*time.Second)
+	noErrors(t, speaker, "speaker")
+}

@@ -20,10 +20,18 @@ func words(s string) []string {
 	}
 	out := strings.Fields(b.String())
 	for i, w := range out {
-		out[i] = strings.Trim(w, "'")
+		w = strings.Trim(w, "'")
+		if v, ok := spellings[w]; ok {
+			w = v
+		}
+		out[i] = w
 	}
 	return out
 }
+
+// spellings maps a recogniser's spelling to the reference's (PocketSphinx's
+// dictionary writes "mr" where the LibriVox transcript says "mister").
+var spellings = map[string]string{"mr": "mister", "mrs": "missus"}
 
 // wordErrors is the Levenshtein distance between the word sequences of ref and hyp
 // (substitutions, insertions, deletions) and the number of reference words.
@@ -89,6 +97,7 @@ func TestWordErrors(t *testing.T) {
 		{"go forward ten meters", "go forward ten meters please", 1, 4},
 		{"a b c d", "d c b a", 4, 4},
 		{"don't stop", "dont stop", 1, 2},
+		{"and mister john", "and mr john", 0, 3},
 	}
 	for _, c := range cases {
 		e, n := wordErrors(c.ref, c.hyp)
