@@ -44,12 +44,13 @@ deps:
 		done; \
 	fi
 
-## build: bin/earshot and every built-in plugin bin/earshot-plugin-<name>.
+## build: bin/earshot, every built-in plugin bin/earshot-plugin-<name>, and the example whisper plugin.
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/earshot ./cmd/earshot
 	@for p in $(PLUGINS); do echo "$(GO) build -o $(BIN)/earshot-plugin-$$p ./cmd/earshot-plugin-$$p"; \
 		$(GO) build -o $(BIN)/earshot-plugin-$$p ./cmd/earshot-plugin-$$p || exit 1; done
+	$(GO) build -o $(BIN)/earshot-plugin-whisper ./examples/whisper-transcriber
 
 ## run: the daemon on the embedded default configuration, in dev mode (random secret, demo token printed).
 run: deps build

@@ -40,8 +40,12 @@ func runTests(m *testing.M) int {
 		}
 		defer os.RemoveAll(dir)
 		root := filepath.Join("..", "..")
-		for _, target := range []string{"earshot", "earshot-plugin-audio", "earshot-plugin-sphinx", "earshot-plugin-coach", "earshot-plugin-llm"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, target), "./cmd/"+target)
+		for target, pkg := range map[string]string{
+			"earshot": "./cmd/earshot", "earshot-plugin-audio": "./cmd/earshot-plugin-audio",
+			"earshot-plugin-sphinx": "./cmd/earshot-plugin-sphinx", "earshot-plugin-coach": "./cmd/earshot-plugin-coach",
+			"earshot-plugin-llm": "./cmd/earshot-plugin-llm", "earshot-plugin-whisper": "./examples/whisper-transcriber",
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, target), pkg)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", target, err, out)
@@ -222,6 +226,21 @@ pipeline "p" {
 	out, errOut, code := earshot(t, []string{"JWT_SECRET=" + testSecret}, "validate", bad)
 	if code != 1 || !strings.Contains(out+errOut, "stage.hcl line 8") || !strings.Contains(out+errOut, "endpoint_silence") {
 		t.Errorf("stage attribute checked against the plugin schema: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// The example configurations are valid, stage blocks included (checked against each
+// plugin's own schema by the started plugins).
+func TestExampleConfigsValidate(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "configs", "*.hcl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configs: %v", err)
+	}
+	for _, f := range files {
+		out, errOut, code := earshot(t, []string{"JWT_SECRET=" + testSecret}, "validate", f)
+		if code != 0 || !strings.Contains(out, "valid") {
+			t.Errorf("%s: exit %d\n%s%s", f, code, out, errOut)
+		}
 	}
 }
 
