@@ -34,7 +34,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // benchmark is never rate-limited.
 func passConfig() string {
 	return speechConfig{
-		EventRate:      2000,
+		EventRate:      100000,
 		AudioRateLimit: "8MiB",
 		ExtraPlugins:   `plugin "e2epass" { path = "{{TESTPLUGINS}}/earshot-plugin-e2epass" }`,
 		Transcriber:    `transcriber "e2epass" {}`,
