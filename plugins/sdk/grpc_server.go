@@ -311,6 +311,7 @@ type transcriberServer struct {
 type audioSource struct {
 	stream pb.Transcriber_TranscribeServer
 	done   bool
+	msg    pb.TranscribeRequest // received into in place; nothing of it outlives Next
 }
 
 func (a *audioSource) Next(ctx context.Context) (AudioInput, error) {
@@ -320,20 +321,20 @@ func (a *audioSource) Next(ctx context.Context) (AudioInput, error) {
 	if err := ctx.Err(); err != nil {
 		return AudioInput{}, err
 	}
-	m, err := a.stream.Recv()
+	err := a.stream.RecvMsg(&a.msg)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			a.done = true
 		}
 		return AudioInput{}, err
 	}
-	switch m := m.Msg.(type) {
+	switch m := a.msg.Msg.(type) {
 	case *pb.TranscribeRequest_Audio:
-		s, err := bytesToSamples(m.Audio.Samples)
+		s, err := bytesToSamples(m.Audio.GetSamples())
 		if err != nil {
 			return AudioInput{}, err
 		}
-		return AudioInput{Samples: s, Start: dur(m.Audio.StartNs)}, nil
+		return AudioInput{Samples: s, Start: dur(m.Audio.GetStartNs())}, nil
 	case *pb.TranscribeRequest_Control:
 		switch m.Control {
 		case pb.Control_CONTROL_FINALIZE:
@@ -344,12 +345,21 @@ func (a *audioSource) Next(ctx context.Context) (AudioInput, error) {
 		}
 		return AudioInput{}, protocolErr("unknown control %v", m.Control)
 	}
-	return AudioInput{}, protocolErr("expected audio or control, got %T", m.Msg)
+	return AudioInput{}, protocolErr("expected audio or control, got %T", a.msg.Msg)
 }
 
 type transcriptSink struct {
 	mu     sync.Mutex
 	stream pb.Transcriber_TranscribeServer
+
+	// Guarded by mu: the partial/final reply is built in place. gRPC marshals a
+	// message before SendMsg returns and the plugin's server has no stats handler
+	// or interceptor that reads it later, so one set per stream saves four
+	// allocations per result.
+	resp    pb.TranscribeResponse
+	partial pb.TranscribeResponse_Partial
+	final   pb.TranscribeResponse_Final
+	result  pb.Result
 }
 
 func (s *transcriptSink) send(ctx context.Context, r *pb.TranscribeResponse) error {
@@ -361,24 +371,43 @@ func (s *transcriptSink) send(ctx context.Context, r *pb.TranscribeResponse) err
 	return s.stream.Send(r)
 }
 
-func toPBResult(r Result) *pb.Result {
-	out := &pb.Result{Text: r.Text, Confidence: r.Confidence, StartNs: ns(r.Start), EndNs: ns(r.End), EndOfTurn: r.EndOfTurn}
+// fillPBResult sets every field of out from r, reusing out's word slice.
+func fillPBResult(out *pb.Result, r Result) {
+	out.Text, out.Confidence, out.StartNs, out.EndNs, out.EndOfTurn = r.Text, r.Confidence, ns(r.Start), ns(r.End), r.EndOfTurn
+	out.Words = out.Words[:0]
 	for _, w := range r.Words {
 		out.Words = append(out.Words, &pb.Word{Text: w.Text, StartNs: ns(w.Start), EndNs: ns(w.End), Confidence: w.Confidence})
 	}
-	return out
 }
 
 func (s *transcriptSink) SpeechStarted(ctx context.Context, at time.Duration) error {
 	return s.send(ctx, &pb.TranscribeResponse{Msg: &pb.TranscribeResponse_SpeechStarted{SpeechStarted: &pb.SpeechStarted{AtNs: ns(at)}}})
 }
 
+// sendResult sends a partial (final false) or a final.
+func (s *transcriptSink) sendResult(ctx context.Context, r Result, final bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fillPBResult(&s.result, r)
+	if final {
+		s.final.Final = &s.result
+		s.resp.Msg = &s.final
+	} else {
+		s.partial.Partial = &s.result
+		s.resp.Msg = &s.partial
+	}
+	return s.stream.Send(&s.resp)
+}
+
 func (s *transcriptSink) Partial(ctx context.Context, r Result) error {
-	return s.send(ctx, &pb.TranscribeResponse{Msg: &pb.TranscribeResponse_Partial{Partial: toPBResult(r)}})
+	return s.sendResult(ctx, r, false)
 }
 
 func (s *transcriptSink) Final(ctx context.Context, r Result) error {
-	return s.send(ctx, &pb.TranscribeResponse{Msg: &pb.TranscribeResponse_Final{Final: toPBResult(r)}})
+	return s.sendResult(ctx, r, true)
 }
 
 func (s *transcriptSink) sendErr(e *pb.StreamError) error {

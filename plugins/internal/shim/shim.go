@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -102,6 +103,11 @@ func DialOptions() []grpc.DialOption {
 			grpc.MaxCallSendMsgSize(handshake.MaxMessageSize)),
 		grpc.WithInitialWindowSize(handshake.WindowSize),
 		grpc.WithInitialConnWindowSize(handshake.ConnWindowSize),
+		// gRPC's transparent retries keep every sent message of a stream until the
+		// plugin's first answer commits it. Nothing here is retried (a failed
+		// plugin is restarted and its streams re-opened by the pipeline), so the
+		// bookkeeping on every Send is pure cost.
+		grpc.WithDisableRetry(),
 	}
 }
 
@@ -225,6 +231,9 @@ type stream struct {
 	c      *Client
 	ctx    context.Context // the stream's own, from Open*
 	cancel context.CancelFunc
+	// openDone is the Done channel of the context given to Open*: a per-call
+	// context with the same channel already cancels the stream, so watch skips it.
+	openDone <-chan struct{}
 
 	mu      sync.Mutex
 	cause   error // why we cancelled: a caller's context error or ErrStreamClosed
@@ -242,11 +251,16 @@ func (s *stream) abort(cause error) {
 
 // watch aborts the stream when a per-call context ends while the call blocks.
 func (s *stream) watch(ctx context.Context) (stop func() bool) {
-	if ctx.Done() == nil {
-		return func() bool { return true }
+	// The pipeline passes the stream's own context to every call: registering an
+	// AfterFunc on it per frame would allocate and take the parent's lock for
+	// nothing.
+	if d := ctx.Done(); d == nil || d == s.openDone {
+		return noStop
 	}
 	return context.AfterFunc(ctx, func() { s.abort(ctx.Err()) })
 }
+
+func noStop() bool { return true }
 
 func (s *stream) ourCause() error {
 	s.mu.Lock()
@@ -318,10 +332,14 @@ func (s *stream) sendErr(err error) error {
 	return s.classify(err)
 }
 
-func samplesToBytes(smp []int16) []byte {
-	b := make([]byte, 2*len(smp))
+func samplesToBytes(smp []int16) []byte { return appendSamples(nil, smp) }
+
+// appendSamples appends smp to b as s16le.
+func appendSamples(b []byte, smp []int16) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(smp))[:n+2*len(smp)]
 	for i, v := range smp {
-		binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
+		binary.LittleEndian.PutUint16(b[n+2*i:], uint16(v))
 	}
 	return b
 }
@@ -357,7 +375,7 @@ func (c *Client) OpenDecode(ctx context.Context, f sdk.Format) (*DecodeStream, e
 		cancel()
 		return nil, c.callErr(ctx, "Decode", err)
 	}
-	s := &DecodeStream{stream: stream{c: c, ctx: sctx, cancel: cancel}, gs: gs}
+	s := &DecodeStream{stream: stream{c: c, ctx: sctx, cancel: cancel, openDone: ctx.Done()}, gs: gs}
 	err = gs.Send(&pb.DecodeRequest{Msg: &pb.DecodeRequest_Format{Format: &pb.Format{
 		Container: f.Container, SampleRate: int32(f.SampleRate), Channels: int32(f.Channels), OutputRate: int32(f.OutputRate)}}})
 	if err != nil {
@@ -411,6 +429,15 @@ func (s *DecodeStream) Recv(ctx context.Context) (sdk.PCM, error) {
 type TranscribeStream struct {
 	stream
 	gs pb.Transcriber_TranscribeClient
+
+	// The audio request is built in place for every frame: gRPC marshals a
+	// message before SendMsg returns, and these connections have no stats
+	// handler or interceptor that could read it later, so reusing it (and its
+	// sample buffer) saves four allocations per frame. Send is never concurrent
+	// with itself (see host.TranscribeStream).
+	req   pb.TranscribeRequest
+	audio pb.TranscribeRequest_Audio
+	frame pb.PCMFrame
 }
 
 // OpenTranscribe opens a transcriber stream and sends the start message.
@@ -421,7 +448,7 @@ func (c *Client) OpenTranscribe(ctx context.Context, st sdk.TranscribeStart) (*T
 		cancel()
 		return nil, c.callErr(ctx, "Transcribe", err)
 	}
-	s := &TranscribeStream{stream: stream{c: c, ctx: sctx, cancel: cancel}, gs: gs}
+	s := &TranscribeStream{stream: stream{c: c, ctx: sctx, cancel: cancel, openDone: ctx.Done()}, gs: gs}
 	err = gs.Send(&pb.TranscribeRequest{Msg: &pb.TranscribeRequest_Start{Start: &pb.TranscribeStart{
 		SampleRate: int32(st.SampleRate), Language: st.Language, Hints: st.Hints}}})
 	if err != nil {
@@ -437,7 +464,11 @@ func (s *TranscribeStream) Send(ctx context.Context, in sdk.AudioInput) error {
 	var req *pb.TranscribeRequest
 	switch in.Control {
 	case sdk.ControlNone:
-		req = &pb.TranscribeRequest{Msg: &pb.TranscribeRequest_Audio{Audio: &pb.PCMFrame{Samples: samplesToBytes(in.Samples), StartNs: int64(in.Start)}}}
+		s.frame.Samples = appendSamples(s.frame.Samples[:0], in.Samples)
+		s.frame.StartNs = int64(in.Start)
+		s.audio.Audio = &s.frame
+		s.req.Msg = &s.audio
+		req = &s.req
 	case sdk.ControlFinalize:
 		req = &pb.TranscribeRequest{Msg: &pb.TranscribeRequest_Control{Control: pb.Control_CONTROL_FINALIZE}}
 	default:
@@ -510,7 +541,7 @@ func (c *Client) OpenSuggest(ctx context.Context, si sdk.SessionInfo) (*SuggestS
 		cancel()
 		return nil, c.callErr(ctx, "Suggest", err)
 	}
-	s := &SuggestStream{stream: stream{c: c, ctx: sctx, cancel: cancel}, gs: gs}
+	s := &SuggestStream{stream: stream{c: c, ctx: sctx, cancel: cancel, openDone: ctx.Done()}, gs: gs}
 	err = gs.Send(&pb.SuggestRequest{Msg: &pb.SuggestRequest_Session{Session: &pb.SessionInfo{SessionId: si.SessionID, Pipeline: si.Pipeline}}})
 	if err != nil {
 		cancel()
