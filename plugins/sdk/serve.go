@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,8 +55,18 @@ var pluginLogger = sync.OnceValue(func() hclog.Logger {
 // belongs to the plugin protocol.
 func Logger() hclog.Logger { return pluginLogger() }
 
+// pluginGCPercent is the GC target a plugin process runs with unless GOGC is set.
+// A plugin's live Go heap is small (models live in C memory or are loaded once),
+// while every audio frame allocates its request and reply, so at the default 100 the
+// collector runs several times a second under load and its mark workers wake both
+// processors each time. A higher target trades a few MB of heap for most of that.
+const pluginGCPercent = 400
+
 func serve(impl Plugin) {
 	log := Logger()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(pluginGCPercent)
+	}
 	sp, err := newServerPlugin(impl, log)
 	if err != nil {
 		log.Error("cannot serve plugin", "error", err)

@@ -42,6 +42,7 @@ func ServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(MaxMessageSize),
 		grpc.InitialWindowSize(WindowSize),
 		grpc.InitialConnWindowSize(ConnWindowSize),
+		grpc.ForceServerCodecV2(Codec),
 	}
 }
 

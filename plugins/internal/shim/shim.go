@@ -100,7 +100,8 @@ func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(handshake.MaxMessageSize),
-			grpc.MaxCallSendMsgSize(handshake.MaxMessageSize)),
+			grpc.MaxCallSendMsgSize(handshake.MaxMessageSize),
+			grpc.ForceCodecV2(handshake.Codec)),
 		grpc.WithInitialWindowSize(handshake.WindowSize),
 		grpc.WithInitialConnWindowSize(handshake.ConnWindowSize),
 		// gRPC's transparent retries keep every sent message of a stream until the
