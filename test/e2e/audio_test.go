@@ -202,7 +202,7 @@ func TestTranscriberCrash(t *testing.T) {
 		t.Fatalf("utterance %s: %d finals, want exactly 1", victim.UtteranceID, len(victimFinals))
 	}
 	checkTranscript(t, clip.Sentences[1], victimFinals[0].Text, maxWERSpeech, "describe", "conflict")
-	checkTranscript(t, clip.Text(), finalsText(finals), maxWERSpeech, "conflict", "work")
+	checkTranscript(t, clip.Text(), finalsText(finals), maxWERSpeech, "conflict", "want")
 	// The candidate saw the same finals, once each.
 	if got, want := finalsText(streamResults(listener.Finals(), streamID)), finalsText(finals); got != want {
 		t.Errorf("candidate's finals %q, interviewer's %q", got, want)

@@ -195,7 +195,7 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 	run.byOffset = time.Duration(lastFinal.At-st.Probe.GumAt)*time.Millisecond - speechEnd
 	t.Logf("%s: page finals %q; last sample → final on screen %v (probe), %v (by WAV offset after getUserMedia); %d partials, %d suggestion sets",
 		mode, pageText, run.lastSampleToFinal, run.byOffset, st.Partials, len(st.Suggestions))
-	if checkTranscript(t, clip.Text(), strings.Join(pageText, " "), maxWERSpeech, "describe", "conflict", "work") > maxWERSpeech && mode == "chunks" {
+	if checkTranscript(t, clip.Text(), strings.Join(pageText, " "), maxWERSpeech, "describe", "conflict", "want") > maxWERSpeech && mode == "chunks" {
 		// Keep what the page sent, to replay it through the native endpoint.
 		var chunks []string
 		if err := page.Eval(ctx, `window.__e2e.sent.map((u) => btoa(String.fromCharCode(...u)))`, &chunks); err == nil {
@@ -226,7 +226,7 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 	}
 	rs := streamResults(listener.Results(), streamID)
 	checkOrdering(t, rs, nil, time.Since(start))
-	checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "describe", "conflict", "work")
+	checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "describe", "conflict", "want")
 	// And the conflict question's suggestions reached the candidate.
 	listener.WaitEvent(30*time.Second, func(e Event) bool {
 		var s protocol.Suggestions

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -29,6 +28,7 @@ type Browser struct {
 	cdp    *cdpConn
 	stderr *syncBuffer
 	drain  sync.WaitGroup // the stderr reader
+	pipe   *os.File       // its read end
 	exited chan struct{}
 	once   sync.Once
 }
@@ -63,6 +63,7 @@ func StartBrowser(t testing.TB, wav string) *Browser {
 		t.Fatal(err)
 	}
 	b.cmd.Stderr = w
+	b.pipe = pipe
 	if err := b.cmd.Start(); err != nil {
 		pipe.Close()
 		w.Close()
@@ -87,7 +88,6 @@ func StartBrowser(t testing.TB, wav string) *Browser {
 			}
 		}
 		io.Copy(io.Discard, pipe)
-		pipe.Close()
 	}()
 	go func() {
 		_ = b.cmd.Wait()
@@ -124,7 +124,21 @@ func (b *Browser) Stop() {
 		}
 		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		<-b.exited
-		b.drain.Wait()
+		// The reader ends when every process holding stderr is gone; a helper that
+		// left the process group would keep it open: stop reading after a while.
+		drained := make(chan struct{})
+		go func() {
+			b.drain.Wait()
+			close(drained)
+		}()
+		select {
+		case <-drained:
+		case <-time.After(5 * time.Second):
+			b.t.Errorf("a chromium process outside its process group still holds stderr open")
+			b.pipe.Close()
+			<-drained
+		}
+		b.pipe.Close()
 	})
 }
 
@@ -336,10 +350,4 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-// jsString quotes s for JavaScript.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return strings.ReplaceAll(string(b), "\u2028", `\u2028`)
 }

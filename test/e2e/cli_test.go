@@ -71,7 +71,7 @@ func TestCLIStream(t *testing.T) {
 		}
 		// Both connections print the transcript in JSON mode: keep one copy.
 		finals = finals[:len(finals)/2+len(finals)%2]
-		checkTranscript(t, clip.Text(), strings.Join(finals, " "), maxWERSpeech, "describe", "conflict", "work")
+		checkTranscript(t, clip.Text(), strings.Join(finals, " "), maxWERSpeech, "describe", "conflict", "want")
 		conflict := false
 		for _, s := range sets {
 			if strings.Contains(s.Question, "conflict") && len(s.Suggestions) > 0 && anySuggestionMentions(s, "conflict", "disagree") {
@@ -96,7 +96,7 @@ func TestCLIStream(t *testing.T) {
 				}
 			}
 		}
-		checkTranscript(t, clip.Text(), strings.Join(finals, " "), maxWERSpeech, "describe", "conflict", "work")
+		checkTranscript(t, clip.Text(), strings.Join(finals, " "), maxWERSpeech, "describe", "conflict", "want")
 		if !strings.Contains(out, "suggestions (coach) for \"can you describe") {
 			t.Errorf("no suggestion list for the conflict question")
 		}

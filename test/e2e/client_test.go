@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -365,14 +364,4 @@ func IsFinalOf(streamID string) func(Event) bool {
 // Named matches events by name.
 func Named(name string) func(Event) bool {
 	return func(e Event) bool { return e.Name == name }
-}
-
-// waitAll is a context-less helper: it fails if ctx ends first.
-func waitCtx(t testing.TB, ctx context.Context, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		t.Fatalf("%s: %v", what, ctx.Err())
-	}
 }

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -418,16 +416,6 @@ func (d *Daemon) Metrics(t testing.TB) map[string]float64 {
 		out[line[:i]] = v
 	}
 	return out
-}
-
-// errExited is returned by waits that saw the daemon exit.
-var errExited = errors.New("daemon exited")
-
-// ctxTimeout is a context with a deadline bound to the test's end.
-func ctxTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // speechConfig is the test configuration used where the embedded default does not

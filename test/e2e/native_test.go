@@ -168,7 +168,7 @@ func TestNativeFormats(t *testing.T) {
 			rs := r.results()
 			finals := finalsOnly(rs)
 			t.Logf("stream %s: %d results, %d finals\n%s", r.streamID, len(rs), len(finals), describeFinals(rs))
-			checkTranscript(t, clip.Text(), finalsText(finals), maxWERSpeech, "tell", "about", "describe", "conflict", "work")
+			checkTranscript(t, clip.Text(), finalsText(finals), maxWERSpeech, "tell", "about", "describe", "conflict", "want")
 			checkOrdering(t, rs, eventsNamed(speaker.Events(), protocol.EventTranscriptionProcessing), clip.Duration())
 			checkSpans(t, finals, clip, 400*time.Millisecond)
 			r.checkDrained(t)
@@ -327,7 +327,7 @@ func TestNativeLongLeadIn(t *testing.T) {
 			checkSpans(t, finalsOnly(rs), clip, 300*time.Millisecond)
 			// The first utterance after a long lead-in is the weakest ("describe"
 			// is often lost): only the later key words are required.
-			checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "conflict", "work")
+			checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "conflict", "want")
 		})
 	}
 }
@@ -355,5 +355,5 @@ func TestNativeChromiumRecording(t *testing.T) {
 	t.Logf("finals:\n%s", describeFinals(rs))
 	checkOrdering(t, rs, nil, 9500*time.Millisecond)
 	checkSpans(t, finalsOnly(rs), clip, 300*time.Millisecond)
-	checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "describe", "conflict", "work")
+	checkTranscript(t, clip.Text(), finalsText(rs), maxWERSpeech, "describe", "conflict", "want")
 }
