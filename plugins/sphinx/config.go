@@ -24,7 +24,7 @@ const (
 	defaultMaxUtterance    = 30 * time.Second
 	defaultPoolSize        = 1
 	defaultMaxStreams      = 16
-	defaultNoiseFloorDBFS  = -50.0
+	defaultNoiseFloorDBFS  = -60.0
 	defaultVADThreshold    = 2.0
 	defaultFwdflat         = true
 	defaultBestpath        = true
@@ -322,9 +322,11 @@ func (s settings) newDecoder() (*pocketsphinx.Decoder, error) {
 	return d, nil
 }
 
-// primeLength is how much noise prime feeds: the detector's noise estimate
-// rises with a time constant of about 2 s from a start 20 dB too low.
-const primeLength = 2 * sampleRate
+// primeLength is how much noise prime feeds. A reset detector starts its
+// noise estimate 13 dB below the first frame and takes about 20 frames to
+// rise to it (it "hears speech" meanwhile, so the priming utterance is
+// searched); half a second is enough and keeps priming cheap.
+const primeLength = sampleRate / 2
 
 // prime readies a decoder for a new stream: the sample counter restarts and
 // the voice-activity detector learns the noise floor from noise at the

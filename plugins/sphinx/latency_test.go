@@ -150,3 +150,37 @@ func BenchmarkLatency(b *testing.B) {
 	b.ReportMetric(rtf/float64(b.N), "rtf")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkPrime measures priming a used decoder for the next stream (done
+// when a stream ends, off the latency path) and loading a fresh one.
+//
+//	go test -run '^$' -bench 'Prime|Load' -benchtime 5x ./plugins/sphinx/
+func BenchmarkPrime(b *testing.B) {
+	tr := newConfigured(b, `{}`)
+	d, err := tr.pool.get(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.pool.put(d, false)
+	start := cpuNow()
+	for b.Loop() {
+		if err := tr.cfg.prime(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(ms(cpuNow()-start)/float64(b.N), "cpu_ms/op")
+}
+
+// BenchmarkLoad measures loading (ps_init, extra words, priming) a decoder.
+func BenchmarkLoad(b *testing.B) {
+	tr := newConfigured(b, `{}`)
+	start := cpuNow()
+	for b.Loop() {
+		d, err := tr.cfg.newDecoder()
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Close()
+	}
+	b.ReportMetric(ms(cpuNow()-start)/float64(b.N), "cpu_ms/op")
+}
