@@ -134,10 +134,10 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 
 	// Wait for the page to show the final of the last sentence (polling the page is
 	// the only way to observe it; every poll is bounded by the context). The probe
-	// says when the speech ended: once the page has been quiet for longer than the
-	// gap between sentences, the first final after the last loud sample is the last
-	// sentence's.
-	quiet := 1500 * time.Millisecond
+	// says when speech was heard: once it has heard as much speech as the clip holds
+	// (first to last loud sample), the first final after the last loud sample is the
+	// last sentence's.
+	speechLen := clip.Spans[len(clip.Spans)-1][1] - clip.Spans[0][0]
 	var st demoState
 	reported := 0
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -165,7 +165,8 @@ func runBrowser(t testing.TB, mode, screenshot string) browserRun {
 		if st.Probe.Err != "" {
 			t.Fatalf("level probe: %s", st.Probe.Err)
 		}
-		ended := st.Probe.LastLoudAt > 0 && time.Duration(st.Now-st.Probe.LastLoudAt)*time.Millisecond > quiet
+		heard := time.Duration(st.Probe.LastLoudAt-st.Probe.FirstLoudAt) * time.Millisecond
+		ended := st.Probe.FirstLoudAt > 0 && heard > speechLen-400*time.Millisecond && st.Now-st.Probe.LastLoudAt > 300
 		if ended && len(st.Finals) > 0 && st.Finals[len(st.Finals)-1].At > st.Probe.LastLoudAt {
 			break
 		}
