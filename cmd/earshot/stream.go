@@ -29,6 +29,7 @@ type streamOptions struct {
 	rate, channels                             int
 	chunk                                      time.Duration
 	fast, jsonOut                              bool
+	fastBytes, fastFrames                      int
 	wait, linger                               time.Duration
 	bitrate                                    int
 }
@@ -45,7 +46,9 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.rate, "rate", 16000, "sample rate of pcm16/f32 input")
 	fs.IntVar(&o.channels, "channels", 1, "channels of pcm16/f32 input")
 	fs.DurationVar(&o.chunk, "chunk", 100*time.Millisecond, "audio per binary frame")
-	fs.BoolVar(&o.fast, "fast", false, "send as fast as the daemon accepts instead of real-time pace")
+	fs.BoolVar(&o.fast, "fast", false, "send faster than real time, within the daemon's default limits (see --fast-bytes, --fast-frames)")
+	fs.IntVar(&o.fastBytes, "fast-bytes", 192<<10, "with --fast: bytes per second at most (the daemon's default per-stream limit is 256 KiB/s)")
+	fs.IntVar(&o.fastFrames, "fast-frames", 20, "with --fast: frames per second at most (the daemon's default event limit is 50/s)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print every event as a raw JSON line")
 	fs.DurationVar(&o.wait, "wait", 60*time.Second, "how long to wait for the drain after the audio has been sent")
 	fs.DurationVar(&o.linger, "linger", 3*time.Second, "how long to keep listening for suggestions after the drain")
@@ -75,6 +78,19 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return streamFile(ctx, o, chunks, newPrinter(stdout, o.jsonOut))
+}
+
+// fastDue is when frame i may be sent in --fast mode, after `sent` bytes: no faster
+// than frames and bytes per second allow (non-positive limits are not applied).
+func fastDue(i, sent, frames, bytes int) time.Duration {
+	var due time.Duration
+	if frames > 0 {
+		due = time.Duration(i) * time.Second / time.Duration(frames)
+	}
+	if bytes > 0 {
+		due = max(due, time.Duration(int64(sent)*int64(time.Second)/int64(bytes)))
+	}
+	return due
 }
 
 func formatFromName(path string) string {
@@ -378,19 +394,23 @@ func streamFile(ctx context.Context, o streamOptions, chunks []timedChunk, pr *p
 		return fmt.Errorf("audio:start: %w", err)
 	}
 	began := time.Now()
-	for _, ch := range chunks {
-		if !o.fast {
-			if d := time.Until(began.Add(ch.at)); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+	sent := 0
+	for i, ch := range chunks {
+		due := ch.at
+		if o.fast {
+			due = fastDue(i, sent, o.fastFrames, o.fastBytes)
+		}
+		if d := time.Until(began.Add(due)); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 		if err := speaker.write(websocket.BinaryMessage, ch.data); err != nil {
 			return fmt.Errorf("send audio: %w", err)
 		}
+		sent += len(ch.data)
 	}
 	sctx, scancel := context.WithTimeout(ctx, o.wait)
 	defer scancel()

@@ -107,3 +107,19 @@ func TestFormatFromName(t *testing.T) {
 		}
 	}
 }
+
+func TestFastDue(t *testing.T) {
+	for _, c := range []struct {
+		i, sent, frames, bytes int
+		want                   time.Duration
+	}{
+		{0, 0, 20, 1000, 0},
+		{10, 0, 20, 1000, 500 * time.Millisecond}, // frame-bound
+		{2, 3000, 20, 1000, 3 * time.Second},      // byte-bound
+		{5, 100, 0, 0, 0},                         // unlimited
+	} {
+		if got := fastDue(c.i, c.sent, c.frames, c.bytes); got != c.want {
+			t.Errorf("fastDue(%d,%d,%d,%d) = %v, want %v", c.i, c.sent, c.frames, c.bytes, got, c.want)
+		}
+	}
+}
