@@ -28,7 +28,7 @@ const (
 	defaultVADThreshold    = 2.0
 	defaultFwdflat         = true
 	defaultBestpath        = true
-	defaultCMNWeight       = 100
+	defaultCMNWeight       = 0
 	defaultRedecodeFirst   = true
 )
 
@@ -108,7 +108,7 @@ func schema() sdk.Schema {
 		{Name: "vad_threshold", Type: sdk.TypeNumber, Default: defaultVADThreshold,
 			Description: "Voice activity threshold (log ratio of signal to noise level); raise it in noisy rooms."},
 		{Name: "cmn_prior_frames", Type: sdk.TypeNumber, Default: defaultCMNWeight,
-			Description: "At a stream's start, the weight (in 10 ms frames of speech) left to the decoder's previous cepstral mean, so the new microphone takes over fast; 0 leaves it alone."},
+			Description: "If set, at a stream's start the weight (in 10 ms frames of speech) left to the decoder's previous cepstral mean, so a new microphone takes over faster; 0 leaves it alone."},
 		{Name: "redecode_first", Type: sdk.TypeBool, Default: defaultRedecodeFirst,
 			Description: "Decode each stream's first utterance a second time once the decoder has learnt the microphone's cepstral mean from it: much more accurate first utterance, slower first final."},
 		{Name: "args", Type: sdk.TypeMapString,
