@@ -184,3 +184,64 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.ReportMetric(ms(cpuNow()-start)/float64(b.N), "cpu_ms/op")
 }
+
+// BenchmarkLatencyRealtime is BenchmarkLatency on the wall clock: the chunks
+// are released at real-time pace (the stream takes ~35 s), so the figures
+// include whatever else the machine is doing. It checks the virtual clock of
+// BenchmarkLatency on a quiet machine.
+//
+//	go test -run '^$' -bench LatencyRealtime -benchtime 1x ./plugins/sphinx/
+func BenchmarkLatencyRealtime(b *testing.B) {
+	var finals, partials []time.Duration
+	for b.Loop() {
+		tr := newConfigured(b, `{}`)
+		samples, bounds := espeakStream(b, "en-us+klatt", 140, -50)
+		inputs := chunked(samples, 20*time.Millisecond, 0)
+		start := time.Now()
+		src := &sliceSource{items: inputs}
+		src.onNext = func(i int) {
+			if i < len(inputs) {
+				in := inputs[i]
+				// Pacing a real-time source, not synchronising: sleep is the point.
+				time.Sleep(time.Until(start.Add(in.Start + time.Duration(len(in.Samples))*time.Second/sampleRate)))
+			}
+		}
+		wall := func() time.Duration { return time.Since(start) }
+		sink := &recSink{t: b, clock: wall}
+		if err := tr.Transcribe(context.Background(), sdk.TranscribeStart{SampleRate: sampleRate}, src, sink); err != nil {
+			b.Fatal(err)
+		}
+		at := func(n int) time.Duration { return time.Duration(n) * time.Second / sampleRate }
+		last := make([]time.Duration, len(bounds))
+		first := make([]time.Duration, len(bounds))
+		for _, e := range sink.events {
+			if e.r.Text == "" {
+				continue
+			}
+			k := 0
+			for j, bd := range bounds {
+				if at(bd[0])-300*time.Millisecond <= e.r.Start {
+					k = j
+				}
+			}
+			switch {
+			case e.kind == "final":
+				last[k] = e.cpu - at(bounds[k][1])
+			case e.kind == "partial" && first[k] == 0:
+				first[k] = e.cpu - at(bounds[k][0])
+			}
+		}
+		for k := range bounds {
+			if last[k] != 0 {
+				finals = append(finals, last[k])
+			}
+			if first[k] != 0 {
+				partials = append(partials, first[k])
+			}
+		}
+	}
+	b.ReportMetric(ms(percentile(finals, 0.5)), "final_p50_ms")
+	b.ReportMetric(ms(percentile(finals, 0.9)), "final_p90_ms")
+	b.ReportMetric(ms(percentile(partials, 0.5)), "partial1_p50_ms")
+	b.ReportMetric(0, "ns/op")
+}

@@ -36,6 +36,8 @@ type stream struct {
 	warm bool
 	redo []int16
 
+	finals int // finals sent, for the log
+
 	// The utterance in progress (inSpeech is set once the VAD triggered).
 	inSpeech    bool
 	speechAt    int  // sample where speech began (estimate)
@@ -214,6 +216,7 @@ func (s *stream) endUtt(ctx context.Context, endOfTurn bool) error {
 	}
 	r.End = max(r.End, r.Start)
 	r.EndOfTurn = endOfTurn
+	s.finals++
 	return s.out.Final(ctx, r)
 }
 
