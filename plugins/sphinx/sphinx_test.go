@@ -337,3 +337,30 @@ type failingSink struct{ err error }
 func (f failingSink) SpeechStarted(context.Context, time.Duration) error { return f.err }
 func (f failingSink) Partial(context.Context, sdk.Result) error          { return f.err }
 func (f failingSink) Final(context.Context, sdk.Result) error            { return f.err }
+
+// TestConcurrentStreams runs two streams at once on one plugin: each has its
+// own decoder and goroutine, and a third decoder loads meanwhile.
+func TestConcurrentStreams(t *testing.T) {
+	tr := newConfigured(t, `{"pool_size":1,"max_streams":2}`)
+	texts := []string{"why should we hire you", "what is your biggest weakness"}
+	sinks := make([]*recSink, len(texts))
+	errs := make(chan error, len(texts))
+	for i, q := range texts {
+		in := chunked(append(speech(t, q), silence(time.Second)...), 20*time.Millisecond, 0)
+		src := &sliceSource{items: in}
+		sinks[i] = &recSink{t: t}
+		go func() {
+			errs <- tr.Transcribe(context.Background(), sdk.TranscribeStart{SampleRate: sampleRate}, src, sinks[i])
+		}()
+	}
+	for range texts {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, q := range texts {
+		if e, n := wordErrors(q, sinks[i].text()); e > n/2 {
+			t.Errorf("stream %d: %q for %q", i, sinks[i].text(), q)
+		}
+	}
+}
