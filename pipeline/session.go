@@ -182,36 +182,12 @@ func (s *session) runSuggest() {
 func (s *session) suggestAttempt(ss SuggestStream) error {
 	actx, cancel := context.WithCancelCause(s.ctx)
 	var prog progress
-	var wg sync.WaitGroup
-	sentAll := make(chan struct{})
 	s.mu.Lock()
 	resend := slices.Clone(s.unanswer)
 	s.mu.Unlock()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.sendUtterances(actx, cancel, ss, resend, sentAll, &prog)
-	}()
-	defer func() {
-		cancel(context.Canceled)
-		wg.Wait()
-	}()
-	for {
-		set, err := ss.Recv(actx)
-		if err != nil {
-			if errors.Is(err, io.EOF) && actx.Err() == nil {
-				select {
-				case <-sentAll:
-					return nil
-				default:
-					return errEarlyEOF
-				}
-			}
-			return attemptErr(actx, err)
-		}
-		prog.n.Add(1)
-		s.publish(set)
-	}
+	return runAttempt(actx, cancel, &prog,
+		func(sentAll chan struct{}) { s.sendUtterances(actx, cancel, ss, resend, sentAll, &prog) },
+		ss.Recv, s.publish)
 }
 
 func (s *session) sendUtterances(actx context.Context, cancel context.CancelCauseFunc, ss SuggestStream, resend []sdk.Utterance, sentAll chan struct{}, prog *progress) {

@@ -917,34 +917,13 @@ func (s *stream) transcribeAttempt(tr TranscribeStream) error {
 	}
 	s.tmap = timeMap{base: base}
 	var prog progress
-	var wg sync.WaitGroup
-	sentAll := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.sendAudio(actx, cancel, tr, snapshot, sentAll, &prog)
-	}()
-	defer func() {
-		cancel(context.Canceled)
-		wg.Wait()
-	}()
-	for {
-		ev, err := tr.Recv(actx)
-		if err != nil {
-			if errors.Is(err, io.EOF) && actx.Err() == nil {
-				select {
-				case <-sentAll:
-					return nil
-				default:
-					return errEarlyEOF
-				}
-			}
-			return attemptErr(actx, err)
-		}
-		prog.n.Add(1)
-		s.errAnnounce.Store(false) // the plugin works again: a new fault is a new episode
-		s.onEvent(ev)
-	}
+	return runAttempt(actx, cancel, &prog,
+		func(sentAll chan struct{}) { s.sendAudio(actx, cancel, tr, snapshot, sentAll, &prog) },
+		tr.Recv,
+		func(ev TranscriptEvent) {
+			s.errAnnounce.Store(false) // the plugin works again: a new fault is a new episode
+			s.onEvent(ev)
+		})
 }
 
 func (s *stream) sendAudio(actx context.Context, cancel context.CancelCauseFunc, tr TranscribeStream, replay []sdk.AudioInput, sentAll chan struct{}, prog *progress) {
