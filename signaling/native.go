@@ -16,15 +16,8 @@ import (
 // goroutine so the handler's grown stack and net/http's buffers are released (about
 // half the memory of an idle connection).
 func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
-	ws := s.upgrade(w, r, "native")
-	if ws == nil {
-		return
-	}
-	token, _, hasToken := auth.TokenFromRequest(r)
-	c := s.newConn(ws, nativeFraming{}, "native")
-	if !s.track(c) {
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseGoingAway, "server shutting down"), time.Now().Add(closeGrace))
-		_ = ws.Close()
+	c, token, hasToken := s.accept(w, r, "native", nativeFraming{})
+	if c == nil {
 		return
 	}
 	go c.runNative(token, hasToken)

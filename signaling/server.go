@@ -308,6 +308,25 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 
 // upgrade checks the Origin and upgrades; it answers the HTTP errors itself and
 // returns nil when the request was refused.
+// accept upgrades the request and registers its connection. It returns nil when the
+// upgrade was refused (the response is written) or the server is shutting down (the
+// socket is closed with 1001). The header or query token, if any, is returned for the
+// connection's goroutine to check: authentication happens after the upgrade.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, endpoint string, fr framing) (c *conn, token string, hasToken bool) {
+	ws := s.upgrade(w, r, endpoint)
+	if ws == nil {
+		return nil, "", false
+	}
+	token, _, hasToken = auth.TokenFromRequest(r)
+	c = s.newConn(ws, fr, endpoint)
+	if !s.track(c) {
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseGoingAway, "server shutting down"), time.Now().Add(closeGrace))
+		_ = ws.Close()
+		return nil, "", false
+	}
+	return c, token, hasToken
+}
+
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, endpoint string) *websocket.Conn {
 	if !s.checkOrigin(r) {
 		s.m.disconnects.WithLabelValues("bad_origin").Inc()

@@ -75,15 +75,8 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		refuse(socketio.EngineErrBadHandshakeMethod)
 		return
 	}
-	ws := s.upgrade(w, r, "socketio")
-	if ws == nil {
-		return
-	}
-	token, _, hasToken := auth.TokenFromRequest(r)
-	c := s.newConn(ws, sioFraming{}, "socketio")
-	if !s.track(c) {
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseGoingAway, "server shutting down"), time.Now().Add(closeGrace))
-		_ = ws.Close()
+	c, token, hasToken := s.accept(w, r, "socketio", sioFraming{})
+	if c == nil {
 		return
 	}
 	go c.runSocketIO(token, hasToken)
