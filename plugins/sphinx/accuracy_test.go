@@ -133,20 +133,22 @@ func TestAccuracyTestdata(t *testing.T) {
 // TestAccuracyEspeak measures WER on espeak-ng speech (en-us+klatt, 140 wpm).
 //
 // The issue's target is ≤ 10% on ten interview questions with a -50 dBFS noise
-// floor; this set measures 14.3% (see docs/sphinx.md), so the ten-question
-// assertion is a regression bound, not the target. The forty-question set with
+// floor. Without the domain language model this set measured 14.3%; with the
+// default built-in interview model (domain_weight 0.15) 11.1% (see
+// docs/sphinx.md), so the ten-question assertion is a regression bound, not
+// the target; it fails without the domain model. The forty-question set with
 // digital silence between sentences (the plugin's own noise floor at work) is
-// held to ≤ 12% (measured 9.3%).
+// held to ≤ 9% (measured 7.0%; 9.3% without the domain model).
 func TestAccuracyEspeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	if wer := werEspeak(t, `{}`, "en-us+klatt", 140, -50); wer > 0.20 {
-		t.Errorf("10 questions, -50 dBFS noise: WER %.1f%% > 20%%", 100*wer)
+	if wer := werEspeak(t, `{}`, "en-us+klatt", 140, -50); wer > 0.13 {
+		t.Errorf("10 questions, -50 dBFS noise: WER %.1f%% > 13%%", 100*wer)
 	}
 	all := append(slices.Clone(interviewQuestions), moreQuestions...)
-	if wer := werSentences(t, all, `{}`, "en-us+klatt", 140, 0); wer > 0.12 {
-		t.Errorf("40 questions, digital silence: WER %.1f%% > 12%%", 100*wer)
+	if wer := werSentences(t, all, `{}`, "en-us+klatt", 140, 0); wer > 0.09 {
+		t.Errorf("40 questions, digital silence: WER %.1f%% > 9%%", 100*wer)
 	}
 }
 

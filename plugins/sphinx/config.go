@@ -30,7 +30,12 @@ const (
 	defaultBestpath        = true
 	defaultCMNWeight       = 0
 	defaultRedecodeFirst   = true
+	defaultDomainWeight    = 0.15
 )
+
+// BuiltinDomainLM is the domain_language_model value naming the interview
+// model built into the plugin (interview.lm, made by internal/lmgen).
+const BuiltinDomainLM = "builtin:interview"
 
 // sampleRate is the only rate the en-us acoustic model takes.
 const sampleRate = 16000
@@ -53,6 +58,8 @@ type settings struct {
 	CMNWeight       int               // frames of weight left to the CMN prior at stream start; 0: untouched
 	RedecodeFirst   bool              // decode each stream's first utterance again with its own CMN
 	Args            map[string]string // extra PocketSphinx arguments, without the dash
+	DomainLM        string            // "": none; BuiltinDomainLM or an n-gram model file
+	DomainWeight    float64           // interpolation weight of DomainLM, 0 < w < 1
 }
 
 // rawConfig is the JSON form the host sends (schema defaults applied).
@@ -74,6 +81,8 @@ type rawConfig struct {
 	CMNWeight       *float64          `json:"cmn_prior_frames"`
 	RedecodeFirst   *bool             `json:"redecode_first"`
 	Args            map[string]string `json:"args"`
+	DomainLM        *string           `json:"domain_language_model"`
+	DomainWeight    *float64          `json:"domain_weight"`
 }
 
 // schema is the plugin's stage block schema.
@@ -87,6 +96,10 @@ func schema() sdk.Schema {
 			Description: "Pronunciation dictionary (-dict). Default: <model_dir>/cmudict-en-us.dict."},
 		{Name: "language_model", Type: sdk.TypeString,
 			Description: "N-gram language model (-lm), ARPA or binary. Default: <model_dir>/en-us.lm.bin."},
+		{Name: "domain_language_model", Type: sdk.TypeString, Default: BuiltinDomainLM,
+			Description: "N-gram model of the conversation's domain, interpolated with language_model: \"" + BuiltinDomainLM + "\" (built in: common interview questions), a model file (ARPA or binary; its words must be in the dictionary), or \"\" for none."},
+		{Name: "domain_weight", Type: sdk.TypeNumber, Default: defaultDomainWeight,
+			Description: "Interpolation weight of domain_language_model (0..1, exclusive); language_model gets the rest."},
 		{Name: "words", Type: sdk.TypeMapString,
 			Description: "Extra vocabulary for interviews: word = \"phones\" in the acoustic model's phone set, e.g. kubernetes = \"K UW B ER N EH T IY Z\". Added to the dictionary and the language model."},
 		{Name: "partial_interval", Type: sdk.TypeDuration, Default: defaultPartialInterval.String(),
@@ -148,6 +161,27 @@ func parseConfig(cfg sdk.Config) (settings, error) {
 		RedecodeFirst:   defaultRedecodeFirst,
 		Words:           rc.Words,
 		Args:            rc.Args,
+		DomainLM:        BuiltinDomainLM,
+		DomainWeight:    defaultDomainWeight,
+	}
+	if rc.DomainLM != nil {
+		s.DomainLM = *rc.DomainLM
+	}
+	if s.DomainLM != "" && s.DomainLM != BuiltinDomainLM {
+		st, err := os.Stat(s.DomainLM)
+		switch {
+		case err != nil:
+			return settings{}, badConfig("sphinx: domain_language_model %q: %v", s.DomainLM, err)
+		case st.IsDir():
+			return settings{}, badConfig("sphinx: domain_language_model %q is a folder, want a file", s.DomainLM)
+		}
+	}
+	if rc.DomainWeight != nil {
+		v := *rc.DomainWeight
+		if math.IsNaN(v) || v <= 0 || v >= 1 {
+			return settings{}, badConfig("sphinx: domain_weight %v out of range: between 0 and 1, exclusive", v)
+		}
+		s.DomainWeight = v
 	}
 	dir := DefaultModelDir
 	if rc.ModelDir != nil && *rc.ModelDir != "" {
@@ -302,6 +336,10 @@ func (s settings) startSpeechFrames() int {
 func (s settings) newDecoder() (*pocketsphinx.Decoder, error) {
 	d, err := pocketsphinx.New(s.psArgs())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.interpolate(d); err != nil {
+		d.Close()
 		return nil, err
 	}
 	words := make([]string, 0, len(s.Words))

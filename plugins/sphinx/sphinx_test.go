@@ -45,6 +45,11 @@ func TestConfigValidation(t *testing.T) {
 		{"arg with dash", `{"args":{"-beam":"1e-60"}}`},
 		{"reserved arg", `{"args":{"hmm":"/tmp"}}`},
 		{"unknown arg", `{"args":{"no_such_flag":"1"}}`},
+		{"domain weight zero", `{"domain_weight":0}`},
+		{"domain weight one", `{"domain_weight":1}`},
+		{"missing domain model", `{"domain_language_model":"/nonexistent.lm"}`},
+		{"domain model is a folder", `{"domain_language_model":"/usr/share/pocketsphinx/model/en-us"}`},
+		{"domain model not a model", `{"domain_language_model":"/usr/share/pocketsphinx/model/en-us/en-us/feat.params"}`},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -56,7 +61,11 @@ func TestConfigValidation(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
 		tr := newConfigured(t, `{"partial_interval":"0s","endpoint_silence":"700ms","max_utterance":"10s",
 			"fwdflat":false,"bestpath":false,"pool_size":0,"max_streams":2,"noise_floor_dbfs":0,
-			"vad_threshold":3,"words":{"kubectl":"K UW B K AH N T R OW L"},"args":{"beam":"1e-60"}}`)
+			"vad_threshold":3,"words":{"kubectl":"K UW B K AH N T R OW L"},"args":{"beam":"1e-60"},
+			"domain_language_model":"","domain_weight":0.5}`)
+		if tr.cfg.DomainLM != "" || tr.cfg.DomainWeight != 0.5 {
+			t.Errorf("domain settings not applied: %+v", tr.cfg)
+		}
 		if tr.cfg.Endpoint != 700*time.Millisecond || tr.cfg.PartialInterval != 0 || tr.cfg.Fwdflat || tr.cfg.MaxStreams != 2 {
 			t.Errorf("settings not applied: %+v", tr.cfg)
 		}
@@ -76,7 +85,7 @@ func TestInfoAndSchema(t *testing.T) {
 	for _, a := range tr.ConfigSchema().Attributes {
 		names[a.Name] = true
 	}
-	for _, n := range []string{"model_dir", "dictionary", "language_model", "words", "partial_interval", "endpoint_silence", "max_utterance", "fwdflat", "bestpath", "pool_size", "noise_floor_dbfs"} {
+	for _, n := range []string{"model_dir", "dictionary", "language_model", "words", "partial_interval", "endpoint_silence", "max_utterance", "fwdflat", "bestpath", "pool_size", "noise_floor_dbfs", "domain_language_model", "domain_weight"} {
 		if !names[n] {
 			t.Errorf("schema lacks %s", n)
 		}
@@ -135,12 +144,15 @@ func (b *blockingSource) Next(ctx context.Context) (sdk.AudioInput, error) {
 	return sdk.AudioInput{}, ctx.Err()
 }
 
+// streamQuestions are the sentences of TestStreamBehaviour.
+var streamQuestions = []string{"tell me about yourself", "why should we hire you", "what is your biggest weakness"}
+
 // TestStreamBehaviour checks a stream of three spoken questions: one final per
 // question ended by silence (end of turn), partials paced by partial_interval,
 // word times within the speech and offset by the first input's Start.
 func TestStreamBehaviour(t *testing.T) {
 	tr := newConfigured(t, `{}`)
-	questions := []string{"tell me about yourself", "why should we hire you", "what is your biggest weakness"}
+	questions := streamQuestions
 	const offset = 10 * time.Second
 	var samples []int16
 	var bounds [][2]time.Duration

@@ -125,3 +125,55 @@ func TestClosedDecoder(t *testing.T) {
 		t.Error("results after Close")
 	}
 }
+
+// TestInterpolateLM mixes a tiny domain model into the decoder: the decoder
+// still decodes goforward.raw, words only the domain model has are added to
+// the search, and bad weights or paths are errors.
+func TestInterpolateLM(t *testing.T) {
+	QuietLogs()
+	samples := readRaw(t, "/usr/share/pocketsphinx/test/data/goforward.raw")
+	lm := t.TempDir() + "/tiny.lm"
+	arpa := "\\data\\\nngram 1=4\nngram 2=3\n\n\\1-grams:\n-99\t<s>\t-0.3\n-0.5\t</s>\n-0.5\tforward\t-0.3\n-0.5\tbackward\t-0.3\n\n\\2-grams:\n-0.3\t<s> forward\n-0.3\tforward </s>\n-0.3\tbackward </s>\n\n\\end\\\n"
+	if err := os.WriteFile(lm, []byte(arpa), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(defaultArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, w := range []float64{0, 1, -0.5} {
+		if err := d.InterpolateLM(lm, w); err == nil {
+			t.Errorf("weight %v accepted", w)
+		}
+	}
+	if err := d.InterpolateLM(t.TempDir()+"/missing.lm", 0.5); err == nil {
+		t.Error("missing model accepted")
+	}
+	if err := d.InterpolateLM(lm, 0.3); err != nil {
+		t.Fatal(err)
+	}
+	// Extra words still reach the interpolated model.
+	if err := d.AddWord("kubernetes", "K UW B ER N EH T IY Z", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.StartStream(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.StartUtt(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ProcessRaw(samples); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.EndUtt(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Hyp(), "go forward ten meters"; got != want {
+		t.Errorf("hyp = %q, want %q", got, want)
+	}
+	d.Close()
+	if err := d.InterpolateLM(lm, 0.3); err != ErrClosed {
+		t.Errorf("after Close: %v", err)
+	}
+}
