@@ -171,9 +171,14 @@ func BenchmarkPrime(b *testing.B) {
 	b.ReportMetric(ms(cpuNow()-start)/float64(b.N), "cpu_ms/op")
 }
 
-// BenchmarkLoad measures loading (ps_init, extra words, priming) a decoder.
+// BenchmarkLoad measures loading (ps_init, the domain language model, extra
+// words, priming) a decoder; SPHINX_CFG sets the configuration.
 func BenchmarkLoad(b *testing.B) {
-	tr := newConfigured(b, `{}`)
+	cfg := `{}`
+	if v := os.Getenv("SPHINX_CFG"); v != "" {
+		cfg = v
+	}
+	tr := newConfigured(b, cfg)
 	start := cpuNow()
 	for b.Loop() {
 		d, err := tr.cfg.newDecoder()
