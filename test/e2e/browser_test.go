@@ -15,11 +15,19 @@ import (
 	"github.com/earshot-dev/earshot/signaling/protocol"
 )
 
-// micClip is the fake microphone's recording: the interviewer's question at 48 kHz
-// with 1 s of noisy silence before and 1.5 s after.
+// micClip is the fake microphone's recording: an interviewer's greeting, then two
+// questions. The greeting is there because PocketSphinx's weakest utterance is the
+// first one of a freshly loaded decoder, whose cepstral mean still comes from the
+// model's prior: without it the first question was garbled in about one run in
+// three ("describe a time you had a conflict" → "hit it right …"), although the
+// captured audio matched the clean speech (similarity 0.98–1.0 per 100 ms). The
+// word error rate is still counted over every word, greeting included; the key
+// words are in the questions. See docs/sphinx.md, "Known limitations". The speech
+// is 6 dB below espeak-ng's near-full-scale level, a realistic microphone level.
 func micClip(t testing.TB) *Speech {
-	return makeSpeech(t, speechSpec{Name: "mic48k", Rate: 48000, Lead: time.Second, Gap: 1200 * time.Millisecond, Tail: 1500 * time.Millisecond,
+	return makeSpeech(t, speechSpec{Name: "mic48k", Rate: 48000, Gain: 0.5, Lead: 1500 * time.Millisecond, Gap: 1200 * time.Millisecond, Tail: 1500 * time.Millisecond,
 		Sentences: []string{
+			"hello and thank you for coming in today",
 			"can you describe a time you had a conflict with a coworker",
 			"why do you want to work here",
 		}})

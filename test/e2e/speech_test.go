@@ -96,6 +96,9 @@ type speechSpec struct {
 	Rate            int
 	Lead, Gap, Tail time.Duration
 	Sentences       []string
+	// Gain scales the speech (not the noise floor); 0 means 1, espeak-ng's own
+	// level, which peaks within 1 dB of full scale.
+	Gain float64
 }
 
 // makeSpeech generates (once per test binary run) the clip spec describes.
@@ -144,8 +147,12 @@ func makeSpeech(t testing.TB, spec speechSpec) *Speech {
 	noise := filepath.Join(dir, "noise.wav")
 	run(t, "sox", "-R", "-n", "-r", fmt.Sprint(spec.Rate), "-c", "1", "-b", "16", noise, "synth", fmt.Sprintf("%ds", len(samples)), "whitenoise", "vol", "0.003")
 	clip.WAV = filepath.Join(dir, spec.Name+".wav")
-	// -v 1 on both inputs: sox -m would otherwise halve each.
-	run(t, "sox", "-R", "-m", "-v", "1", clean, "-v", "1", noise, "-b", "16", clip.WAV)
+	gain := spec.Gain
+	if gain == 0 {
+		gain = 1
+	}
+	// -v on both inputs: sox -m would otherwise halve each.
+	run(t, "sox", "-R", "-m", "-v", fmt.Sprint(gain), clean, "-v", "1", noise, "-b", "16", clip.WAV)
 	_, clip.Samples = readWAV(t, clip.WAV)
 	speechCache[spec.Name] = clip
 	return clip
