@@ -120,7 +120,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Ready once the pipelines are set up, and then while every plugin process is up
+	// (not while one is being restarted).
 	var ready atomic.Bool
+	var pluginsUp atomic.Pointer[func() bool]
+	isReady := func() bool {
+		up := pluginsUp.Load()
+		return ready.Load() && up != nil && (*up)()
+	}
 	srv, err := signaling.NewServer(signaling.Options{
 		Logger:              log,
 		Auth:                validator,
@@ -139,7 +146,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		CleanupInterval:     cfg.Sessions.CleanupInterval,
 		InactiveAfter:       cfg.Sessions.InactiveAfter,
 		StatusRoles:         cfg.Sessions.StatusRoles,
-		Ready:               ready.Load,
+		Ready:               isReady,
 		Static:              web.Handler(cfg.Server.Demo),
 		Metrics:             reg,
 	})
@@ -159,6 +166,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	defer media.Close()
 	srv.SetMedia(media.media)
+	hostReady := media.host.Ready
+	pluginsUp.Store(&hostReady)
 
 	var peers *webrtc.Manager
 	if cfg.WebRTC.Enabled {
