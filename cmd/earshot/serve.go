@@ -123,10 +123,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	// Ready once the pipelines are set up, and then while every plugin process is up
 	// (not while one is being restarted).
 	var ready atomic.Bool
-	var pluginsUp atomic.Pointer[func() bool]
+	var stack atomic.Pointer[mediaStack]
 	isReady := func() bool {
-		up := pluginsUp.Load()
-		return ready.Load() && up != nil && (*up)()
+		m := stack.Load()
+		return ready.Load() && m != nil && m.host.Ready()
 	}
 	srv, err := signaling.NewServer(signaling.Options{
 		Logger:              log,
@@ -166,8 +166,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	defer media.Close()
 	srv.SetMedia(media.media)
-	hostReady := media.host.Ready
-	pluginsUp.Store(&hostReady)
+	stack.Store(media)
 
 	var peers *webrtc.Manager
 	if cfg.WebRTC.Enabled {
