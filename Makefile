@@ -44,13 +44,14 @@ deps:
 		done; \
 	fi
 
-## build: bin/earshot, every built-in plugin bin/earshot-plugin-<name>, and the example whisper plugin.
+## build: bin/earshot, every built-in plugin bin/earshot-plugin-<name>, the example whisper plugin, and the load tool bin/earshot-bench.
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/earshot ./cmd/earshot
 	@for p in $(PLUGINS); do echo "$(GO) build -o $(BIN)/earshot-plugin-$$p ./cmd/earshot-plugin-$$p"; \
 		$(GO) build -o $(BIN)/earshot-plugin-$$p ./cmd/earshot-plugin-$$p || exit 1; done
 	$(GO) build -o $(BIN)/earshot-plugin-whisper ./examples/whisper-transcriber
+	$(GO) build -o $(BIN)/earshot-bench ./cmd/earshot-bench
 
 ## run: the daemon on the embedded default configuration, in dev mode (random secret, demo token printed).
 run: deps build
