@@ -60,8 +60,7 @@ func (p *peer) start(ctx context.Context, offerSDP string) (string, error) {
 		}
 		p.owner.Emit(protocol.EventWebRTCState, protocol.WebRTCState{SessionID: sid, State: s.String()})
 		if s == pion.PeerConnectionStateFailed {
-			// close waits for pion's goroutines; never from inside pion's callback.
-			go p.close()
+			p.closeAsync()
 		}
 	})
 	pc.OnTrack(p.onTrack)
@@ -232,6 +231,22 @@ func (p *peer) report(err error) {
 	}
 }
 
+// closeAsync closes the peer on a goroutine the Manager waits for in Shutdown:
+// close waits for pion's goroutines, so it must not run inside pion's callback.
+func (p *peer) closeAsync() {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return
+	}
+	p.m.closers.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.m.closers.Done()
+		p.close()
+	}()
+}
+
 // close tears the peer down and waits for its goroutines (which drain its stream).
 // It is idempotent.
 func (p *peer) close() {
@@ -242,8 +257,11 @@ func (p *peer) close() {
 		if p.cancel != nil {
 			p.cancel()
 		}
-		if p.pc != nil {
-			if err := p.pc.Close(); err != nil {
+		p.startMu.Lock() // an offer being answered sets pc under startMu
+		pc := p.pc
+		p.startMu.Unlock()
+		if pc != nil {
+			if err := pc.Close(); err != nil {
 				p.m.log.Debug("closing a peer connection", "error", err)
 			}
 		}

@@ -69,6 +69,8 @@ type Manager struct {
 	mu     sync.Mutex
 	peers  map[peerKey]*peer
 	closed bool
+	// closers counts the goroutines closing failed peers (see peer.closeAsync).
+	closers sync.WaitGroup
 }
 
 type peerKey struct{ conn, session string }
@@ -259,6 +261,7 @@ func (m *Manager) Shutdown() {
 	for _, p := range ps {
 		p.close()
 	}
+	m.closers.Wait()
 }
 
 func (m *Manager) lookup(o Owner) *peer {
