@@ -229,8 +229,12 @@ type Plugin struct {
 	// prints its names only.
 	Env map[string]string
 	// SHA256 pins the binary (lower-case hex), or "".
-	SHA256    string
-	DeclRange hcl.Range
+	SHA256 string
+	// CoalesceWindow is the longest an audio frame of a real-time stream is held
+	// on a busy connection to this plugin so that many streams' frames travel
+	// together; nil: the host's default (8ms); 0: off.
+	CoalesceWindow *time.Duration
+	DeclRange      hcl.Range
 }
 
 // String renders the plugin with environment values hidden.

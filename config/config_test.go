@@ -239,6 +239,8 @@ func TestFullFile(t *testing.T) {
 		{"plugin args", c.Plugins[0].Args, []string{"--verbose"}},
 		{"plugin env", c.Plugins[0].Env["AUDIO_THREADS"], "2"},
 		{"plugin sha256", c.Plugins[0].SHA256, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+		{"plugin coalesce_window unset", c.Plugins[0].CoalesceWindow == nil, true},
+		{"plugin coalesce_window", c.Plugins[1].CoalesceWindow != nil && *c.Plugins[1].CoalesceWindow == 0, true},
 		{"default_pipeline", c.DefaultPipeline, "plain"},
 		{"dir", c.Dir, dir},
 	}

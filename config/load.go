@@ -209,6 +209,7 @@ type pluginBody struct {
 	Args      hcl.Expression `hcl:"args,optional"`
 	Env       hcl.Expression `hcl:"env,optional"`
 	SHA256    hcl.Expression `hcl:"sha256,optional"`
+	Coalesce  hcl.Expression `hcl:"coalesce_window,optional"`
 }
 
 type pipelineBody struct {
@@ -330,6 +331,10 @@ func (d *decoder) root(body hcl.Body) {
 		d.setStrings(path+".args", b.Args, &p.Args)
 		d.setStrMap(path+".env", b.Env, &p.Env)
 		d.setStr(path+".sha256", b.SHA256, &p.SHA256)
+		var window time.Duration
+		if d.setDuration(path+".coalesce_window", b.Coalesce, &window) {
+			p.CoalesceWindow = &window
+		}
 		c.Plugins = append(c.Plugins, p)
 	}
 

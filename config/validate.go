@@ -31,6 +31,9 @@ var (
 	LogLevels  = []string{"trace", "debug", "info", "warn", "error", "off"}
 )
 
+// MaxCoalesceWindow bounds a plugin block's coalesce_window: one 20 ms frame.
+const MaxCoalesceWindow = 20 * time.Millisecond
+
 // validator collects the semantic checks that run after decoding.
 type validator struct {
 	c     *Config
@@ -380,6 +383,10 @@ func (v *validator) plugins() {
 			if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != 32 {
 				v.errorf(path+".sha256", "Invalid SHA-256", "sha256 must be 64 hexadecimal digits (the output of sha256sum), got %q.", p.SHA256)
 			}
+		}
+		if w := p.CoalesceWindow; w != nil && (*w < 0 || *w > MaxCoalesceWindow) {
+			v.errorf(path+".coalesce_window", "Invalid coalesce window",
+				"coalesce_window must be between 0s (off) and %v (a frame's period: a held frame must not wait past its stream's next one), got %v.", MaxCoalesceWindow, *w)
 		}
 		for k := range p.Env {
 			if k == "" || strings.ContainsAny(k, "=\x00") {

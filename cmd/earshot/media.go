@@ -45,10 +45,22 @@ func writeDiags(w io.Writer, cfg *config.Config, diags hcl.Diagnostics) error {
 	return config.WriteDiagnostics(w, files, diags, 100, false)
 }
 
+// hostSpec is the host's view of a plugin block.
+func hostSpec(p config.Plugin) host.Spec {
+	spec := host.Spec{Name: p.Name, Path: p.Path, Args: p.Args, Env: p.Env, SHA256: p.SHA256}
+	if w := p.CoalesceWindow; w != nil {
+		spec.CoalesceWindow = *w
+		if *w == 0 {
+			spec.CoalesceWindow = -1 // "0s" is off; the host reads 0 as its default
+		}
+	}
+	return spec
+}
+
 func newHost(cfg *config.Config, log hclog.Logger) (*host.Host, error) {
 	specs := make([]host.Spec, 0, len(cfg.Plugins))
 	for _, p := range cfg.Plugins {
-		specs = append(specs, host.Spec{Name: p.Name, Path: p.Path, Args: p.Args, Env: p.Env, SHA256: p.SHA256})
+		specs = append(specs, hostSpec(p))
 	}
 	h, err := host.New(host.Options{Logger: log, Dirs: cfg.PluginDirs, Plugins: specs})
 	if err != nil {

@@ -53,6 +53,9 @@ type Spec struct {
 	Env map[string]string
 	// SHA256 pins the binary (hex); a mismatch refuses to start it.
 	SHA256 string
+	// CoalesceWindow overrides Options.CoalesceWindow for this plugin: 0 keeps
+	// the host's, negative turns coalescing off.
+	CoalesceWindow time.Duration
 }
 
 // Options configure a Host. Zero values take the defaults documented per field.
@@ -72,6 +75,12 @@ type Options struct {
 	// MaxRestarts within RestartWindow make a plugin unavailable; defaults 5 and 5m.
 	MaxRestarts   int
 	RestartWindow time.Duration
+	// CoalesceWindow is the longest the audio send of a real-time stream is held
+	// when a plugin's connection carries many such streams, so that their frames
+	// travel together (fewer wake-ups in both processes; see
+	// docs/plugin-system.md). A connection with fewer than about two frames per
+	// window never holds one. Default 8ms; negative turns it off.
+	CoalesceWindow time.Duration
 }
 
 func (o *Options) defaults() {
@@ -90,6 +99,9 @@ func (o *Options) defaults() {
 	def(&o.BackoffMin, 250*time.Millisecond)
 	def(&o.BackoffMax, 30*time.Second)
 	def(&o.RestartWindow, 5*time.Minute)
+	if o.CoalesceWindow == 0 {
+		o.CoalesceWindow = shim.DefaultCoalesceWindow
+	}
 	if o.MaxRestarts <= 0 {
 		o.MaxRestarts = 5
 	}
@@ -326,6 +338,11 @@ func (h *Host) launch(ctx context.Context, name string) (*conn, error) {
 		return fail(fmt.Errorf("plugin %q: %w", name, err))
 	}
 	c.shim = raw.(*shim.Client)
+	window := h.opts.CoalesceWindow
+	if spec.CoalesceWindow != 0 {
+		window = spec.CoalesceWindow
+	}
+	c.shim.SetCoalesceWindow(window)
 	c.version = client.NegotiatedVersion()
 
 	cctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)

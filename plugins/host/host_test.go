@@ -629,3 +629,65 @@ func recvUntilErr(ctx context.Context, st host.TranscribeStream) (int, error) {
 		}
 	}
 }
+
+// TestCoalescedPacedStreams: fifty real-time streams on one plugin connection
+// (2,500 frames/s: the connection is busy, so frames are held and sent in
+// batches) each get every frame through, in order, answered on their own
+// stream.
+func TestCoalescedPacedStreams(t *testing.T) {
+	const streams, frames = 50, 15
+	opts := fastOpts(pluginDir(t, "misbehave"))
+	opts.CoalesceWindow = 4 * time.Millisecond
+	h := newHost(t, opts)
+	s := stage(t, h, sdk.KindTranscriber, "misbehave", "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	errs := make(chan error, streams)
+	var wg sync.WaitGroup
+	for n := range streams {
+		st, err := s.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: 16000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer st.Close()
+			errs <- func() error {
+				// Spread the streams' schedules over the 20 ms.
+				time.Sleep(time.Duration(n) * 20 * time.Millisecond / streams)
+				tick := time.NewTicker(20 * time.Millisecond)
+				defer tick.Stop()
+				for i := range frames {
+					<-tick.C
+					f := frame(i, int16(n))
+					if err := st.Send(ctx, f); err != nil {
+						return fmt.Errorf("stream %d frame %d: Send: %w", n, i, err)
+					}
+					ev, err := st.Recv(ctx)
+					if err != nil {
+						return fmt.Errorf("stream %d frame %d: Recv: %w", n, i, err)
+					}
+					if ev.Kind != host.Partial || ev.Result.Start != f.Start {
+						return fmt.Errorf("stream %d frame %d: got %v at %v, want the partial of the frame at %v", n, i, ev.Kind, ev.Result.Start, f.Start)
+					}
+				}
+				if err := st.Send(ctx, sdk.AudioInput{Control: sdk.ControlFinalize}); err != nil {
+					return err
+				}
+				ev, err := st.Recv(ctx)
+				if err != nil || ev.Kind != host.Final || ev.Result.Text != fmt.Sprintf("%d frames", frames) {
+					return fmt.Errorf("stream %d: after finalize: %+v %v", n, ev, err)
+				}
+				return nil
+			}()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -6,6 +6,9 @@ plugin "sphinx" {
   env = { "" = "x" } # want: Invalid environment variable name
 }
 plugin "my plugin" {} # want: Invalid plugin name
+plugin "llm" {
+  coalesce_window = "50ms" # want: Invalid coalesce window
+}
 
 pipeline "interview" {
   decoder "audio" {}

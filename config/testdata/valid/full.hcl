@@ -59,7 +59,9 @@ plugin "audio" {
   env    = { AUDIO_THREADS = "2" }
   sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 }
-plugin "sphinx" {}
+plugin "sphinx" {
+  coalesce_window = "0s"
+}
 plugin "coach" {}
 plugin "llm" {
   env = { OPENAI_API_KEY = "sk-test-not-a-real-key" }

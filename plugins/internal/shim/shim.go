@@ -121,6 +121,8 @@ type Client struct {
 	sug    pb.SuggesterClient
 	health grpc_health_v1.HealthClient
 
+	co *coalescer // lines up the audio sends of real-time streams
+
 	mu        sync.Mutex
 	onFailure func()
 }
@@ -134,8 +136,14 @@ func NewClient(conn *grpc.ClientConn) *Client {
 		tr:     pb.NewTranscriberClient(conn),
 		sug:    pb.NewSuggesterClient(conn),
 		health: grpc_health_v1.NewHealthClient(conn),
+		co:     newCoalescer(DefaultCoalesceWindow),
 	}
 }
+
+// SetCoalesceWindow sets the longest an audio send of a real-time stream is held
+// on a busy connection so that the frames of many streams leave together (see
+// coalescer); 0 or less turns it off. Default DefaultCoalesceWindow.
+func (c *Client) SetCoalesceWindow(w time.Duration) { c.co.setWindow(w) }
 
 // OnFailure sets a function called (without blocking the caller for long) whenever
 // a call or stream sees a transport failure, so a supervisor can check the process
@@ -235,6 +243,8 @@ type stream struct {
 	// openDone is the Done channel of the context given to Open*: a per-call
 	// context with the same channel already cancels the stream, so watch skips it.
 	openDone <-chan struct{}
+
+	lastSend time.Time // of the previous audio send (Send is never concurrent with itself)
 
 	mu      sync.Mutex
 	cause   error // why we cancelled: a caller's context error or ErrStreamClosed
@@ -388,6 +398,9 @@ func (c *Client) OpenDecode(ctx context.Context, f sdk.Format) (*DecodeStream, e
 
 // Send sends a chunk of bytes.
 func (s *DecodeStream) Send(ctx context.Context, chunk []byte) error {
+	if err := s.pace(ctx); err != nil {
+		return err
+	}
 	defer s.watch(ctx)()
 	return s.sendErr(s.gs.Send(&pb.DecodeRequest{Msg: &pb.DecodeRequest_Chunk{Chunk: chunk}}))
 }
@@ -465,6 +478,9 @@ func (s *TranscribeStream) Send(ctx context.Context, in sdk.AudioInput) error {
 	var req *pb.TranscribeRequest
 	switch in.Control {
 	case sdk.ControlNone:
+		if err := s.pace(ctx); err != nil {
+			return err
+		}
 		s.frame.Samples = appendSamples(s.frame.Samples[:0], in.Samples)
 		s.frame.StartNs = int64(in.Start)
 		s.audio.Audio = &s.frame
