@@ -132,7 +132,7 @@ func speech(t *testing.T, sentences ...string) ([]byte, []int) {
 		if out, err := exec.Command("espeak-ng", "-v", "en-us+klatt", "-s", "140", "-w", raw, s).CombinedOutput(); err != nil {
 			t.Fatalf("espeak-ng: %v\n%s", err, out)
 		}
-		if out, err := exec.Command("sox", raw, "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", part, "pad", "0.3", "1.2").CombinedOutput(); err != nil {
+		if out, err := exec.Command("sox", "-R", raw, "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", part, "pad", "0.3", "1.2").CombinedOutput(); err != nil {
 			t.Fatalf("sox: %v\n%s", err, out)
 		}
 		fi, err := os.Stat(part)

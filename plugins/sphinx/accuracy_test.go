@@ -130,21 +130,49 @@ func TestAccuracyTestdata(t *testing.T) {
 	}
 }
 
+// werEspeakSeeds transcribes the ten interview questions (en-us+klatt, 140 wpm,
+// one stream) under several realisations of -50 dBFS white noise, one stream
+// each on the same transcriber (so the first stream gets the freshly loaded
+// decoder, the others a used one, as in a daemon), and returns the WER over
+// all of them. One realisation decides too little: the same speech under
+// different noise moves WER by up to three words in 63 (4.8 points).
+func werEspeakSeeds(t testing.TB, cfg string, seeds int) float64 {
+	tr := newConfigured(t, cfg)
+	clean, _ := espeakSentences(t, interviewQuestions, "en-us+klatt", 140, 0)
+	ref := strings.Join(interviewQuestions, " ")
+	var errs, n int
+	var per []string
+	for seed := range uint64(seeds) {
+		noisy := addNoise(slices.Clone(clean), -50, seed+1)
+		hyp := transcribe(t, tr, chunked(noisy, 50*time.Millisecond, 0)).text()
+		e, m := wordErrors(ref, hyp)
+		errs, n = errs+e, n+m
+		per = append(per, fmt.Sprint(e))
+		if e > 0 {
+			t.Logf("noise seed %d: %d/%d errors\n  hyp: %s", seed+1, e, m, hyp)
+		}
+	}
+	wer := float64(errs) / float64(n)
+	t.Logf("espeak 10 questions en-us+klatt 140 wpm, -50 dBFS noise, %d realisations: WER %.1f%% (%d/%d; errors per realisation %s) cfg=%s",
+		seeds, 100*wer, errs, n, strings.Join(per, " "), cfg)
+	return wer
+}
+
 // TestAccuracyEspeak measures WER on espeak-ng speech (en-us+klatt, 140 wpm).
 //
-// The issue's target is ≤ 10% on ten interview questions with a -50 dBFS noise
-// floor. Without the domain language model this set measured 14.3%; with the
-// default built-in interview model (domain_weight 0.15) 11.1% (see
-// docs/sphinx.md), so the ten-question assertion is a regression bound, not
-// the target; it fails without the domain model. The forty-question set with
-// digital silence between sentences (the plugin's own noise floor at work) is
-// held to ≤ 9% (measured 7.0–7.7%; 9.3% without the domain model).
+// The issue's target is ≤ 10% on espeak-ng speech with a -50 dBFS noise floor.
+// On the ten interview questions under six noise realisations the default
+// measures 10.6% (13.0% with PocketSphinx's default phone lookahead, 21.2%
+// without the domain model; see docs/sphinx.md), so the assertion is a
+// regression bound, not the target. The forty-question set with digital silence
+// between sentences (the plugin's own noise floor at work) is held to ≤ 9%
+// (measured 5.0%).
 func TestAccuracyEspeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	if wer := werEspeak(t, `{}`, "en-us+klatt", 140, -50); wer > 0.13 {
-		t.Errorf("10 questions, -50 dBFS noise: WER %.1f%% > 13%%", 100*wer)
+	if wer := werEspeakSeeds(t, `{}`, 6); wer > 0.12 {
+		t.Errorf("10 questions, -50 dBFS noise, 6 realisations: WER %.1f%% > 12%%", 100*wer)
 	}
 	all := append(slices.Clone(interviewQuestions), moreQuestions...)
 	if wer := werSentences(t, all, `{}`, "en-us+klatt", 140, 0); wer > 0.09 {
@@ -155,7 +183,8 @@ func TestAccuracyEspeak(t *testing.T) {
 // TestAccuracyMatrix compares configurations on several sets; it only runs
 // with SPHINX_MATRIX=1 (it takes minutes) and asserts nothing: it informs
 // defaults. SPHINX_CFGS replaces the configurations (JSON objects separated by
-// ";"), SPHINX_SETS picks sets: testdata, klatt, klatt0 (digital silence),
+// ";"), SPHINX_SETS picks sets: testdata, klatt, klatt6 (the ten questions
+// under six noise realisations, as TestAccuracyEspeak), klatt0 (digital silence),
 // klatt40, klatt40z (forty questions, -50 dBFS / digital silence), klatt30
 // (the thirty beyond the asserted ten, for tuning), default
 // (voice en-us, 160 wpm), m3 (en-us+m3).
@@ -184,6 +213,8 @@ func TestAccuracyMatrix(t *testing.T) {
 				werTestdata(t, cfg)
 			case "klatt":
 				werEspeak(t, cfg, "en-us+klatt", 140, -50)
+			case "klatt6": // the asserted set: six noise realisations
+				werEspeakSeeds(t, cfg, 6)
 			case "klatt0":
 				werEspeak(t, cfg, "en-us+klatt", 140, 0)
 			case "klatt40":

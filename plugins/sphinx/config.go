@@ -2,6 +2,7 @@ package sphinx
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -128,6 +129,14 @@ func schema() sdk.Schema {
 			Description: "Further PocketSphinx arguments without the dash, e.g. { beam = \"1e-60\", pl_window = \"5\" }."},
 	}}
 }
+
+// defaultArgs are PocketSphinx arguments the plugin sets unless args does.
+//
+// pl_window 0 turns off the phone lookahead that prunes the first-pass search
+// (PocketSphinx's default window is 5 frames): on the espeak interview set over six
+// noise realisations WER fell from 13.0% to 10.6%, and no other set got worse
+// (docs/sphinx.md), for a real-time factor of 0.23 instead of 0.14.
+var defaultArgs = map[string]string{"pl_window": "0"}
 
 // reservedArgs are set through their own attributes.
 var reservedArgs = map[string]string{
@@ -311,13 +320,16 @@ func (s settings) psArgs() []string {
 		"-vad_postspeech", strconv.Itoa(int((s.Endpoint + 5*time.Millisecond) / (10 * time.Millisecond))),
 		"-vad_threshold", strconv.FormatFloat(s.VADThreshold, 'g', -1, 64),
 	}
-	keys := make([]string, 0, len(s.Args))
-	for k := range s.Args {
+	extra := make(map[string]string, len(defaultArgs)+len(s.Args))
+	maps.Copy(extra, defaultArgs)
+	maps.Copy(extra, s.Args)
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		args = append(args, "-"+k, s.Args[k])
+		args = append(args, "-"+k, extra[k])
 	}
 	return args
 }

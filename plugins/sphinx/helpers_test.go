@@ -108,7 +108,9 @@ func wavData(b []byte) ([]byte, error) {
 	return nil, errors.New("no data chunk")
 }
 
-// espeak synthesises text with espeak-ng at 16 kHz (resampled by sox).
+// espeak synthesises text with espeak-ng at 16 kHz (resampled by sox). sox -R:
+// repeatable; otherwise sox seeds the dither of its resampler from the clock,
+// and the same sentences moved WER by up to two words in 63 between runs.
 func espeak(t testing.TB, voice string, wpm int, text string) []int16 {
 	t.Helper()
 	for _, tool := range []string{"espeak-ng", "sox"} {
@@ -116,7 +118,7 @@ func espeak(t testing.TB, voice string, wpm int, text string) []int16 {
 			t.Skipf("%s not installed", tool)
 		}
 	}
-	cmd := exec.Command("sh", "-c", `espeak-ng -v "$1" -s "$2" --stdout "$3" | sox -t wav - -t raw -r 16000 -e signed -b 16 -c 1 -`,
+	cmd := exec.Command("sh", "-c", `espeak-ng -v "$1" -s "$2" --stdout "$3" | sox -R -t wav - -t raw -r 16000 -e signed -b 16 -c 1 -`,
 		"espeak", voice, fmt.Sprint(wpm), text)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

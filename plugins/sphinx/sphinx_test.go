@@ -69,8 +69,15 @@ func TestConfigValidation(t *testing.T) {
 		if tr.cfg.Endpoint != 700*time.Millisecond || tr.cfg.PartialInterval != 0 || tr.cfg.Fwdflat || tr.cfg.MaxStreams != 2 {
 			t.Errorf("settings not applied: %+v", tr.cfg)
 		}
-		if got := strings.Join(tr.cfg.psArgs(), " "); !strings.Contains(got, "-vad_postspeech 70") || !strings.Contains(got, "-beam 1e-60") {
+		if got := strings.Join(tr.cfg.psArgs(), " "); !strings.Contains(got, "-vad_postspeech 70") || !strings.Contains(got, "-beam 1e-60") || !strings.Contains(got, "-pl_window 0") {
 			t.Errorf("args %s", got)
+		}
+	})
+	t.Run("args override the plugin's defaults", func(t *testing.T) {
+		tr := newConfigured(t, `{"pool_size":0,"args":{"pl_window":"5"}}`)
+		got := strings.Join(tr.cfg.psArgs(), " ")
+		if !strings.Contains(got, "-pl_window 5") || strings.Contains(got, "-pl_window 0") {
+			t.Errorf("args %s: want the user's -pl_window 5 only", got)
 		}
 	})
 }
