@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/earshot-dev/earshot/plugins/host"
 	"github.com/earshot-dev/earshot/plugins/sdk"
@@ -25,7 +26,9 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 20000x ./plugins/host/
 
-func benchStage(b *testing.B) (*host.Host, *host.Stage) {
+// benchStage starts the pass-through transcriber; partialEvery > 1 makes it
+// answer only every partialEvery-th frame.
+func benchStage(b *testing.B, partialEvery int) (*host.Host, *host.Stage) {
 	b.Helper()
 	d := b.TempDir()
 	if err := os.Symlink(binary, d+"/"+host.BinaryPrefix+"passthrough"); err != nil {
@@ -50,8 +53,11 @@ func benchStage(b *testing.B) (*host.Host, *host.Stage) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = h.Close() })
-	f := emptyBody()
-	s, diags := h.Stage(context.Background(), sdk.KindTranscriber, "passthrough", f, nil)
+	f, diags := hclparse.NewParser().ParseHCL([]byte(fmt.Sprintf("partial_every = %d\n", max(partialEvery, 1))), "bench.hcl")
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	s, diags := h.Stage(context.Background(), sdk.KindTranscriber, "passthrough", f.Body, nil)
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}
@@ -109,7 +115,7 @@ func benchFrame(i int) sdk.AudioInput {
 // BenchmarkTranscribeThroughput: one stream, frames sent as fast as the
 // connection takes them, partials received concurrently.
 func BenchmarkTranscribeThroughput(b *testing.B) {
-	_, s := benchStage(b)
+	_, s := benchStage(b, 1)
 	ctx := context.Background()
 	st, err := s.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: 16000})
 	if err != nil {
@@ -153,7 +159,7 @@ func BenchmarkTranscribeThroughput(b *testing.B) {
 // BenchmarkTranscribeLatency: one frame in flight at a time; the time from Send to
 // the frame's partial coming back is the latency the plugin hop adds.
 func BenchmarkTranscribeLatency(b *testing.B) {
-	_, s := benchStage(b)
+	_, s := benchStage(b, 1)
 	ctx := context.Background()
 	st, err := s.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: 16000})
 	if err != nil {
@@ -197,14 +203,21 @@ func BenchmarkTranscribeLatency(b *testing.B) {
 // figure (daemon-%core) is reported too.
 func BenchmarkPaced100Streams(b *testing.B) {
 	for _, sched := range []struct {
-		name   string
-		spread bool
-	}{{"aligned", false}, {"spread", true}} {
-		b.Run(sched.name, func(b *testing.B) { benchPaced(b, sched.spread) })
+		name         string
+		spread       bool
+		partialEvery int
+	}{
+		{"aligned", false, 1},
+		{"spread", true, 1},
+		// A real transcriber answers every 200 ms (sphinx's partial_interval),
+		// not every frame: half the messages of the two above.
+		{"spread-partial200ms", true, 10},
+	} {
+		b.Run(sched.name, func(b *testing.B) { benchPaced(b, sched.spread, sched.partialEvery) })
 	}
 }
 
-func benchPaced(b *testing.B, spread bool) {
+func benchPaced(b *testing.B, spread bool, partialEvery int) {
 	const streams, period = 100, 20 * time.Millisecond
 	dur := 3 * time.Second
 	if v := os.Getenv("BENCH_PACED_DURATION"); v != "" {
@@ -213,14 +226,15 @@ func benchPaced(b *testing.B, spread bool) {
 			b.Fatalf("BENCH_PACED_DURATION: %v", err)
 		}
 	}
-	_, s := benchStage(b)
+	_, s := benchStage(b, partialEvery)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var mu sync.Mutex
 	var lat []time.Duration
 	var total int
-	// paced runs the callers for dur; call sends one frame and waits for its answer.
-	paced := func(call func(st host.TranscribeStream, f sdk.AudioInput) error, open bool) (int, time.Duration) {
+	// paced runs the callers for dur; call sends frame k and, if the plugin
+	// answers it, waits for the answer.
+	paced := func(call func(st host.TranscribeStream, f sdk.AudioInput, k int) error, open bool) (int, time.Duration) {
 		start := time.Now()
 		var wg sync.WaitGroup
 		var n int
@@ -247,21 +261,25 @@ func benchPaced(b *testing.B, spread bool) {
 				tick := time.NewTicker(period)
 				defer tick.Stop()
 				local := make([]time.Duration, 0, int(dur/period)+1)
+				sent := 0
 				for k := 0; time.Since(start) < dur; k++ {
 					<-tick.C
 					t0 := time.Now()
 					f.Start = time.Duration(k) * period
-					if err := call(st, f); err != nil {
+					if err := call(st, f, k); err != nil {
 						errs <- err
 						return
 					}
-					local = append(local, time.Since(t0))
+					sent++
+					if (k+1)%partialEvery == 0 { // a round trip
+						local = append(local, time.Since(t0))
+					}
 				}
 				mu.Lock()
 				if open {
 					lat = append(lat, local...)
 				}
-				n += len(local)
+				n += sent
 				mu.Unlock()
 			}()
 		}
@@ -275,16 +293,22 @@ func benchPaced(b *testing.B, spread bool) {
 	for range b.N {
 		// The callers alone.
 		clock := startCPU(s.Pid())
-		_, elapsed := paced(func(host.TranscribeStream, sdk.AudioInput) error { return nil }, false)
+		_, elapsed := paced(func(host.TranscribeStream, sdk.AudioInput, int) error { return nil }, false)
 		pacer, _ := clock.since()
 		pacerShare := pacer.Seconds() / elapsed.Seconds()
 
 		clock = startCPU(s.Pid())
-		n, elapsed := paced(func(st host.TranscribeStream, f sdk.AudioInput) error {
+		n, elapsed := paced(func(st host.TranscribeStream, f sdk.AudioInput, k int) error {
 			if err := st.Send(ctx, f); err != nil {
 				return err
 			}
-			_, err := st.Recv(ctx)
+			if (k+1)%partialEvery != 0 {
+				return nil
+			}
+			ev, err := st.Recv(ctx)
+			if err == nil && ev.Result.Start != f.Start {
+				err = fmt.Errorf("partial for the frame at %v, want %v", ev.Result.Start, f.Start)
+			}
 			return err
 		}, true)
 		total += n

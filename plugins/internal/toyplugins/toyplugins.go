@@ -78,10 +78,12 @@ func (d *Decoder) Decode(ctx context.Context, f sdk.Format, in sdk.ChunkSource, 
 	}
 }
 
-// Transcriber answers every frame with a Partial whose Start is the frame's start
-// (so a host can match each answer to its frame), and every finalize or the end
-// with a Final counting the frames.
-type Transcriber struct{}
+// Transcriber answers every frame (every partial_every-th frame, if configured)
+// with a Partial whose Start is the frame's start (so a host can match each answer
+// to its frame), and every finalize or the end with a Final counting the frames.
+type Transcriber struct {
+	every int // partial_every; set by Configure, before any stream
+}
 
 // NewTranscriber returns a Transcriber.
 func NewTranscriber() *Transcriber { return &Transcriber{} }
@@ -97,15 +99,17 @@ func (*Transcriber) ConfigSchema() sdk.Schema {
 		{Name: "label", Type: sdk.TypeString, Default: "frame", Description: "text of the partials"},
 		{Name: "silence", Type: sdk.TypeDuration, Default: "500ms", Description: "unused; exercises duration decoding"},
 		{Name: "buffer", Type: sdk.TypeSize, Default: "64KiB", Description: "unused; exercises size decoding"},
+		{Name: "partial_every", Type: sdk.TypeNumber, Default: 1, Description: "answer every n-th frame with a partial (10: every 200 ms of 20 ms frames, like a real transcriber)"},
 	}}
 }
 
 // Configure implements sdk.Plugin.
-func (*Transcriber) Configure(_ context.Context, cfg sdk.Config) error {
+func (t *Transcriber) Configure(_ context.Context, cfg sdk.Config) error {
 	var c struct {
-		Label   string       `json:"label"`
-		Silence sdk.Duration `json:"silence"`
-		Buffer  int64        `json:"buffer"`
+		Label        string       `json:"label"`
+		Silence      sdk.Duration `json:"silence"`
+		Buffer       int64        `json:"buffer"`
+		PartialEvery *float64     `json:"partial_every"`
 	}
 	if err := cfg.Decode(&c); err != nil {
 		return sdk.Errorf(sdk.CodeBadConfig, "%v", err)
@@ -113,11 +117,19 @@ func (*Transcriber) Configure(_ context.Context, cfg sdk.Config) error {
 	if c.Label == "refuse" {
 		return sdk.Errorf(sdk.CodeBadConfig, "label %q refused", c.Label)
 	}
+	t.every = 1
+	if p := c.PartialEvery; p != nil {
+		if *p < 1 || *p != float64(int(*p)) {
+			return sdk.Errorf(sdk.CodeBadConfig, "partial_every must be a whole number ≥ 1, got %v", *p)
+		}
+		t.every = int(*p)
+	}
 	return nil
 }
 
 // Transcribe implements sdk.Transcriber.
-func (*Transcriber) Transcribe(ctx context.Context, st sdk.TranscribeStart, in sdk.AudioSource, out sdk.TranscriptSink) error {
+func (t *Transcriber) Transcribe(ctx context.Context, st sdk.TranscribeStart, in sdk.AudioSource, out sdk.TranscriptSink) error {
+	every := max(t.every, 1)
 	if st.SampleRate <= 0 {
 		return sdk.Errorf(sdk.CodeUnsupportedFormat, "sample rate %d", st.SampleRate)
 	}
@@ -150,6 +162,9 @@ func (*Transcriber) Transcribe(ctx context.Context, st sdk.TranscribeStart, in s
 		}
 		frames++
 		last = a.Start + time.Duration(int64(len(a.Samples))*int64(time.Second)/int64(st.SampleRate))
+		if frames%every != 0 {
+			continue
+		}
 		if err := out.Partial(ctx, sdk.Result{Text: "frame", Confidence: 0.5, Start: a.Start, End: a.Start}); err != nil {
 			return err
 		}
