@@ -13,12 +13,12 @@ import (
 // connection, each on its own schedule, make 5,000 separate writes a second in
 // each direction, and every one of them wakes threads in both processes: those
 // wake-ups, not the bytes, are most of what the hop costs (measured without
-// coalescing: 45–53 µs of CPU per frame with the streams' schedules spread out,
-// 20–22 µs when they happen to line up; docs/plugin-system.md). So when the connection is busy the coalescer
-// holds a paced stream's frame until the batch it joined leaves, at most window
-// after the batch's first frame: gRPC then writes the batch's frames together,
-// the plugin reads and answers them together, and the answers come back
-// together.
+// coalescing: 42–52 µs of CPU per frame with the streams' schedules spread
+// out, 20–26 µs when they happen to line up; docs/plugin-system.md). So when the
+// connection is busy the coalescer holds a paced stream's frame until the batch
+// it joined leaves, at most window after the batch's first frame: gRPC then
+// writes the batch's frames together, the plugin reads and answers them
+// together, and the answers come back together.
 //
 // Only paced sends wait, and only on a busy connection:
 //   - a send that follows its stream's previous send within pacedGap (a stream
@@ -51,7 +51,8 @@ const (
 	// less than a frame's period, so a held frame never waits past its stream's
 	// next one, and small beside the half second of silence that ends an
 	// utterance. 4 ms saved less (10.4–11.6% of a core for the spread streams
-	// against 8.1–9.1% at 8 ms); 12–16 ms saved little more.
+	// against 8.1–9.1% at 8 ms, in runs alternated with it); 12–16 ms saved
+	// little more.
 	DefaultCoalesceWindow = 8 * time.Millisecond
 )
 
