@@ -6,9 +6,6 @@ import (
 	"io"
 	"os"
 	"testing"
-
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclparse"
 )
 
 func sha256Hex(t *testing.T, path string) string {
@@ -23,9 +20,4 @@ func sha256Hex(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func emptyBody() hcl.Body {
-	f, _ := hclparse.NewParser().ParseHCL(nil, "empty.hcl")
-	return f.Body
 }

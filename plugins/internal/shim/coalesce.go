@@ -90,16 +90,23 @@ func (c *coalescer) batchFor(prev, now time.Time) <-chan struct{} {
 	if c.batch == nil {
 		b := make(chan struct{})
 		c.batch = b
-		time.AfterFunc(c.window, func() {
-			c.mu.Lock()
-			if c.batch == b {
-				c.batch = nil
-			}
-			c.mu.Unlock()
-			close(b)
-		})
+		time.AfterFunc(c.window, func() { c.release(b) })
 	}
 	return c.batch
+}
+
+// release lets batch b leave if it is still the forming one; once it has left,
+// release does nothing.
+func (c *coalescer) release(b chan struct{}) {
+	c.mu.Lock()
+	current := c.batch == b
+	if current {
+		c.batch = nil
+	}
+	c.mu.Unlock()
+	if current {
+		close(b)
+	}
 }
 
 // pace holds an audio send of s while its batch forms (see coalescer). It returns

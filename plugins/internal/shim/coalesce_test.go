@@ -82,35 +82,60 @@ func TestCoalescerOff(t *testing.T) {
 	}
 }
 
-// heldStream returns a stream whose next paced send is held (its client's
-// connection is busy), and the batch it will join.
-func heldStream(t *testing.T, window time.Duration) (*stream, context.Context) {
+// heldStream returns a paced stream on a busy connection whose window is an
+// hour: its next send is held until the test releases the batch or ends the
+// stream.
+func heldStream(t *testing.T) *stream {
 	t.Helper()
-	c := &Client{co: newCoalescer(window)}
-	busy(c.co, time.Now().Add(-time.Second), 100*time.Microsecond)
+	c := &Client{co: newCoalescer(time.Hour)}
 	c.co.last = time.Now()
 	c.co.meanGap = 100 * time.Microsecond
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return &stream{c: c, ctx: ctx, cancel: cancel, lastSend: time.Now().Add(-20 * time.Millisecond)}, ctx
+	return &stream{c: c, ctx: ctx, cancel: cancel, lastSend: time.Now().Add(-20 * time.Millisecond)}
 }
 
-func TestPaceReleasedWithBatch(t *testing.T) {
-	s, _ := heldStream(t, 20*time.Millisecond)
+// formingBatch waits for c to have a forming batch and returns it.
+func formingBatch(t *testing.T, c *coalescer) chan struct{} {
+	t.Helper()
+	deadline := time.Now().Add(never)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		b := c.batch
+		c.mu.Unlock()
+		if b != nil {
+			return b
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the send never joined a batch")
+	return nil
+}
+
+func TestPaceHeldUntilBatchLeaves(t *testing.T) {
+	s := heldStream(t)
 	done := make(chan error, 1)
 	go func() { done <- s.pace(context.Background()) }()
+	b := formingBatch(t, s.c.co)
+	select {
+	case err := <-done:
+		t.Fatalf("pace returned (%v) before its batch left", err)
+	default:
+	}
+	s.c.co.release(b)
+	s.c.co.release(b) // a second release (the timer's, later) does nothing
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("pace: %v", err)
 		}
 	case <-time.After(never):
-		t.Fatal("held send never released")
+		t.Fatal("held send not released with its batch")
 	}
 }
 
 func TestPaceCloseReleasesHeldSend(t *testing.T) {
-	s, _ := heldStream(t, time.Hour)
+	s := heldStream(t)
 	done := make(chan error, 1)
 	go func() { done <- s.pace(context.Background()) }()
 	s.Close()
@@ -125,7 +150,7 @@ func TestPaceCloseReleasesHeldSend(t *testing.T) {
 }
 
 func TestPaceCallerContextAbortsStream(t *testing.T) {
-	s, _ := heldStream(t, time.Hour)
+	s := heldStream(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.pace(ctx) }()
