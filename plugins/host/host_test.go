@@ -297,6 +297,9 @@ func TestStageDiagnostics(t *testing.T) {
 		{"buffer = -1", "Invalid value for \"buffer\"", 1},
 		{"label = [1]", "Incorrect attribute value type", 1},
 		{"label = \"refuse\"", "Plugin refused its configuration", 0},
+		{"partial_every = 0", "Plugin refused its configuration", 0},
+		{"partial_every = 1e300", "Plugin refused its configuration", 0},
+		{"partial_every = 2.5", "Plugin refused its configuration", 0},
 	}
 	for _, c := range cases {
 		_, diags := h.Stage(context.Background(), sdk.KindTranscriber, "misbehave", body(t, c.src), nil)

@@ -135,7 +135,7 @@ func schema() sdk.Schema {
 // pl_window 0 turns off the phone lookahead that prunes the first-pass search
 // (PocketSphinx's default window is 5 frames): on the espeak interview set over six
 // noise realisations WER fell from 13.0% to 10.6%, and no other set got worse
-// (docs/sphinx.md), for a real-time factor of 0.23 instead of 0.14.
+// (docs/sphinx.md), for a real-time factor of 0.24 instead of 0.14.
 var defaultArgs = map[string]string{"pl_window": "0"}
 
 // reservedArgs are set through their own attributes.

@@ -138,6 +138,7 @@ func TestPaceCloseReleasesHeldSend(t *testing.T) {
 	s := heldStream(t)
 	done := make(chan error, 1)
 	go func() { done <- s.pace(context.Background()) }()
+	formingBatch(t, s.c.co) // the send is held
 	s.Close()
 	select {
 	case err := <-done:
@@ -154,6 +155,7 @@ func TestPaceCallerContextAbortsStream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.pace(ctx) }()
+	formingBatch(t, s.c.co) // the send is held
 	cancel()
 	select {
 	case err := <-done:

@@ -119,8 +119,8 @@ func (t *Transcriber) Configure(_ context.Context, cfg sdk.Config) error {
 	}
 	t.every = 1
 	if p := c.PartialEvery; p != nil {
-		if *p < 1 || *p != float64(int(*p)) {
-			return sdk.Errorf(sdk.CodeBadConfig, "partial_every must be a whole number ≥ 1, got %v", *p)
+		if *p < 1 || *p > 1000 || *p != float64(int(*p)) {
+			return sdk.Errorf(sdk.CodeBadConfig, "partial_every must be a whole number from 1 to 1000, got %v", *p)
 		}
 		t.every = int(*p)
 	}
