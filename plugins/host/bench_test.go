@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"golang.org/x/sys/unix"
 
 	"github.com/earshot-dev/earshot/plugins/host"
 	"github.com/earshot-dev/earshot/plugins/sdk"
@@ -22,7 +21,7 @@ import (
 // The benchmarks push 20 ms frames of 16 kHz PCM (640 bytes) through the
 // pass-through transcriber in a real plugin process over the real connection
 // (unix socket, AutoMTLS, gRPC). CPU is the daemon's (getrusage) plus the
-// plugin's (/proc/<pid>/stat).
+// plugin's (its process CPU clock).
 //
 //	go test -run '^$' -bench . -benchtime 20000x ./plugins/host/
 
@@ -65,39 +64,44 @@ func benchStage(b *testing.B, partialEvery int) (*host.Host, *host.Stage) {
 }
 
 type cpuClock struct {
+	b      *testing.B
 	self   syscall.Rusage
 	plugin time.Duration
 	pid    int
 }
 
-func pluginCPU(pid int) time.Duration {
-	bs, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
+// pluginCPU is the CPU time the plugin process has used, to the nanosecond: the
+// kernel's process CPU clock of pid (clock_getcpuclockid), not /proc/<pid>/stat,
+// whose 10 ms ticks are a third of a point of a 3 s run's share of a core.
+func pluginCPU(b *testing.B, pid int) time.Duration {
+	// MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED) from the kernel's posix-timers.h.
+	clock := int32(^pid<<3 | 2)
+	var ts unix.Timespec
+	if err := unix.ClockGettime(clock, &ts); err != nil {
+		b.Fatalf("CPU clock of plugin process %d: %v", pid, err)
 	}
-	s := string(bs)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	// fields after ")": state(0) ppid(1) … utime(11) stime(12), in clock ticks (100 Hz on Linux)
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
+	return time.Duration(ts.Nano())
 }
 
-func startCPU(pid int) cpuClock {
-	c := cpuClock{pid: pid}
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &c.self)
-	c.plugin = pluginCPU(pid)
+func startCPU(b *testing.B, pid int) cpuClock {
+	c := cpuClock{b: b, pid: pid}
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &c.self); err != nil {
+		b.Fatal(err)
+	}
+	c.plugin = pluginCPU(b, pid)
 	return c
 }
 
 // since returns the daemon's and the plugin's CPU time since start.
 func (c cpuClock) since() (daemon, plugin time.Duration) {
 	var now syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &now)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &now); err != nil {
+		c.b.Fatal(err)
+	}
 	tv := func(r syscall.Rusage) time.Duration {
 		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 	}
-	return tv(now) - tv(c.self), pluginCPU(c.pid) - c.plugin
+	return tv(now) - tv(c.self), pluginCPU(c.b, c.pid) - c.plugin
 }
 
 func pct(lat []time.Duration, p float64) time.Duration {
@@ -126,7 +130,7 @@ func BenchmarkTranscribeThroughput(b *testing.B) {
 	for i := range frames {
 		frames[i] = benchFrame(i)
 	}
-	clock := startCPU(s.Pid())
+	clock := startCPU(b, s.Pid())
 	b.ResetTimer()
 	start := time.Now()
 	sendErr := make(chan error, 1)
@@ -292,12 +296,12 @@ func benchPaced(b *testing.B, spread bool, partialEvery int) {
 	}
 	for range b.N {
 		// The callers alone.
-		clock := startCPU(s.Pid())
+		clock := startCPU(b, s.Pid())
 		_, elapsed := paced(func(host.TranscribeStream, sdk.AudioInput, int) error { return nil }, false)
 		pacer, _ := clock.since()
 		pacerShare := pacer.Seconds() / elapsed.Seconds()
 
-		clock = startCPU(s.Pid())
+		clock = startCPU(b, s.Pid())
 		n, elapsed := paced(func(st host.TranscribeStream, f sdk.AudioInput, k int) error {
 			if err := st.Send(ctx, f); err != nil {
 				return err
