@@ -63,6 +63,9 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	if o.token == "" {
 		return &exitError{code: 2, err: errors.New("--token (or $EARSHOT_TOKEN) is required; `earshot token --sub you --role interviewer` mints one")}
 	}
+	if err := o.check(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	path := fs.Arg(0)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -78,6 +81,30 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return streamFile(ctx, o, chunks, newPrinter(stdout, o.jsonOut))
+}
+
+// Bounds of the pacing flags: a frame shorter than 10 ms would spend the daemon's
+// event budget (50 frames a second by default) on a fifth of real time.
+const (
+	minChunk    = 10 * time.Millisecond
+	maxChunk    = 10 * time.Second
+	maxRate     = 384000
+	maxChannels = 32
+)
+
+// check refuses flag values that cannot pace a stream.
+func (o streamOptions) check() error {
+	switch {
+	case o.chunk < minChunk || o.chunk > maxChunk:
+		return fmt.Errorf("--chunk %v is outside %v..%v", o.chunk, minChunk, maxChunk)
+	case o.rate < 1 || o.rate > maxRate:
+		return fmt.Errorf("--rate %d is outside 1..%d", o.rate, maxRate)
+	case o.channels < 1 || o.channels > maxChannels:
+		return fmt.Errorf("--channels %d is outside 1..%d", o.channels, maxChannels)
+	case o.bitrate < 8:
+		return fmt.Errorf("--bitrate %d is below 8 bits per second", o.bitrate)
+	}
+	return nil
 }
 
 // fastDue is when frame i may be sent in --fast mode, after `sent` bytes: no faster
@@ -123,19 +150,15 @@ func paceChunks(data []byte, o streamOptions) ([]timedChunk, error) {
 		if err != nil {
 			return nil, err
 		}
-		return cutByRate(data, off, rate*ch*bits/8, o.chunk, ch*bits/8), nil
+		return cutByRate(data, off, rate*ch*bits/8, o.chunk, ch*bits/8)
 	case protocol.FormatPCM16:
-		return cutByRate(data, 0, o.rate*o.channels*2, o.chunk, o.channels*2), nil
+		return cutByRate(data, 0, o.rate*o.channels*2, o.chunk, o.channels*2)
 	case protocol.FormatF32:
-		return cutByRate(data, 0, o.rate*o.channels*4, o.chunk, o.channels*4), nil
+		return cutByRate(data, 0, o.rate*o.channels*4, o.chunk, o.channels*4)
 	case protocol.FormatOgg:
 		return oggPages(data)
 	case protocol.FormatWebM:
-		bps := o.bitrate / 8
-		if bps <= 0 {
-			return nil, errors.New("--bitrate must be positive")
-		}
-		return cutByRate(data, 0, bps, o.chunk, 1), nil
+		return cutByRate(data, 0, o.bitrate/8, o.chunk, 1)
 	default:
 		return nil, fmt.Errorf("unsupported --format %q (want wav, webm, ogg, pcm16 or f32)", o.format)
 	}
@@ -143,7 +166,10 @@ func paceChunks(data []byte, o streamOptions) ([]timedChunk, error) {
 
 // cutByRate cuts data into frames of about `per` of media at bytesPerSec. The first
 // frame also carries the header bytes before off.
-func cutByRate(data []byte, off, bytesPerSec int, per time.Duration, align int) []timedChunk {
+func cutByRate(data []byte, off, bytesPerSec int, per time.Duration, align int) ([]timedChunk, error) {
+	if bytesPerSec <= 0 {
+		return nil, fmt.Errorf("cannot pace audio at %d bytes per second", bytesPerSec)
+	}
 	if align < 1 {
 		align = 1
 	}
@@ -163,7 +189,7 @@ func cutByRate(data []byte, off, bytesPerSec int, per time.Duration, align int) 
 			break
 		}
 	}
-	return out
+	return out, nil
 }
 
 // wavInfo reads a RIFF/WAVE header: rate, channels, bits per sample and the offset
@@ -185,7 +211,10 @@ func wavInfo(b []byte) (rate, channels, bits, dataOff int, err error) {
 			bits = int(binary.LittleEndian.Uint16(b[body+14:]))
 		case "data":
 			if rate == 0 || channels == 0 || bits == 0 {
-				return 0, 0, 0, 0, errors.New("WAV data chunk before fmt chunk")
+				return 0, 0, 0, 0, errors.New("WAV data chunk before fmt chunk, or a fmt chunk with a zero rate, channel count or sample size")
+			}
+			if bits%8 != 0 || bits > 64 || rate > maxRate || channels > maxChannels {
+				return 0, 0, 0, 0, fmt.Errorf("WAV format not paceable: %d Hz, %d channels, %d bits", rate, channels, bits)
 			}
 			return rate, channels, bits, body, nil
 		}

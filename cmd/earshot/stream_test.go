@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -121,5 +123,51 @@ func TestFastDue(t *testing.T) {
 		if got := fastDue(c.i, c.sent, c.frames, c.bytes); got != c.want {
 			t.Errorf("fastDue(%d,%d,%d,%d) = %v, want %v", c.i, c.sent, c.frames, c.bytes, got, c.want)
 		}
+	}
+}
+
+// Flag values that cannot pace a stream are refused with exit 2 before anything is
+// sent (a zero rate used to divide by zero).
+func TestStreamRefusesBadPacing(t *testing.T) {
+	dir := t.TempDir()
+	raw := dir + "/a.pcm"
+	if err := os.WriteFile(raw, make([]byte, 3200), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, flags := range [][]string{
+		{"--rate", "0"},
+		{"--rate", "-8000"},
+		{"--channels", "0"},
+		{"--chunk", "0s"},
+		{"--chunk", "-1s"},
+		{"--chunk", "1ms"},
+		{"--bitrate", "0"},
+	} {
+		args := append([]string{"stream", "--token", "t", "--url", "ws://127.0.0.1:1/interview"}, flags...)
+		var out, errOut bytes.Buffer
+		if code := run(append(args, raw), &out, &errOut); code != 2 {
+			t.Errorf("%v: exit %d, want 2; stderr %q", flags, code, errOut.String())
+		} else if !strings.Contains(errOut.String(), flags[0]) {
+			t.Errorf("%v: stderr %q does not name the flag", flags, errOut.String())
+		}
+	}
+}
+
+func TestPaceRefusesUnpaceableInput(t *testing.T) {
+	if _, err := cutByRate(make([]byte, 100), 0, 0, 100*time.Millisecond, 2); err == nil {
+		t.Error("0 bytes per second: no error")
+	}
+	for name, b := range map[string][]byte{
+		"4-bit samples": wavBytes(16000, 1, 4, 100),
+		"zero channels": wavBytes(16000, 0, 16, 100),
+		"zero rate":     wavBytes(0, 1, 16, 100),
+		"1000 channels": wavBytes(16000, 1000, 16, 1),
+	} {
+		if _, err := paceChunks(b, streamOptions{format: "wav", chunk: 100 * time.Millisecond}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := paceChunks(make([]byte, 100), streamOptions{format: "webm", chunk: 100 * time.Millisecond}); err == nil {
+		t.Error("webm at bitrate 0: no error")
 	}
 }
