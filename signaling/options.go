@@ -118,6 +118,17 @@ type Options struct {
 	// prometheus.Gatherer (a *prometheus.Registry), GET /metrics serves it; nil uses a
 	// private registry served at /metrics.
 	Metrics prometheus.Registerer
+	// NoMetrics leaves GET /metrics out (the collectors still count).
+	NoMetrics bool
+
+	// ShutdownTimeout bounds a graceful shutdown (Serve's context ended): Drain, then
+	// closing the connections with 1001. Default 10 s.
+	ShutdownTimeout time.Duration
+	// Drain runs when a graceful shutdown begins, once the listener has stopped
+	// accepting and while the connections are still open, so that what it makes the
+	// runtime publish (the finals of the streams it drains) reaches the clients. Its
+	// context ends ShutdownTimeout after the shutdown began.
+	Drain func(ctx context.Context)
 }
 
 func (o *Options) setDefaults() {
@@ -141,6 +152,7 @@ func (o *Options) setDefaults() {
 	setDefault(&o.InactiveAfter, 30*time.Minute)
 	setDefault(&o.CallTimeout, 10*time.Second)
 	setDefault(&o.DrainTimeout, 60*time.Second)
+	setDefault(&o.ShutdownTimeout, 10*time.Second)
 	if o.StatusRoles == nil {
 		o.StatusRoles = []string{protocol.RoleInterviewer, protocol.RoleAdmin}
 	}

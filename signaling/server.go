@@ -46,7 +46,8 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	users    map[string]int // connected users → connection count
-	closing  bool
+	closing  bool           // connections are being closed: no new ones
+	draining bool           // a graceful shutdown began (Serve)
 	connWG   sync.WaitGroup // one per connection goroutine
 	bgWG     sync.WaitGroup // background goroutines (cleanup)
 	stop     chan struct{}
@@ -151,7 +152,9 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.serveReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
+	if !s.opts.NoMetrics {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("GET /stats", s.serveStats)
 	if s.opts.Static != nil {
 		mux.Handle("/", s.opts.Static)
@@ -162,7 +165,7 @@ func (s *Server) routes() http.Handler {
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	s.mu.Lock()
-	closing := s.closing
+	closing := s.closing || s.draining
 	s.mu.Unlock()
 	if closing || (s.opts.Ready != nil && !s.opts.Ready()) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -173,8 +176,9 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Serve accepts connections on ln until ctx is cancelled, then shuts down
-// gracefully: it stops accepting, closes every client with 1001 and returns once
-// every connection is gone (or after 10 s).
+// gracefully within Options.ShutdownTimeout: it stops accepting, runs Options.Drain
+// while the connections are still open (so the finals of drained streams reach
+// their clients), then closes every connection with 1001 (Shutdown).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -189,14 +193,35 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("signaling: serve: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	began := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
+	s.mu.Lock()
+	s.draining = true // /readyz answers 503 from now on
+	s.mu.Unlock()
 	err := hs.Shutdown(sctx) // stops accepting; hijacked WebSockets are ours to close
 	<-errc
-	if serr := s.Shutdown(sctx); err == nil {
+	if s.opts.Drain != nil {
+		s.opts.Drain(sctx)
+		if sctx.Err() != nil {
+			s.log.Warn("shutdown_timeout passed while draining streams; closing the connections", "timeout", s.opts.ShutdownTimeout)
+		}
+	}
+	// The close handshakes get what is left of the grace, and at least closeGrace
+	// when the drain used it all.
+	cctx, ccancel := context.WithDeadline(context.Background(), maxTime(began.Add(s.opts.ShutdownTimeout), time.Now().Add(closeGrace)))
+	defer ccancel()
+	if serr := s.Shutdown(cctx); err == nil {
 		err = serr
 	}
 	return err
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Shutdown closes every connection with 1001 (going away), waits for them to end

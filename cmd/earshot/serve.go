@@ -124,9 +124,30 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	// (not while one is being restarted).
 	var ready atomic.Bool
 	var stack atomic.Pointer[mediaStack]
+	var peersRef atomic.Pointer[webrtc.Manager]
 	isReady := func() bool {
 		m := stack.Load()
 		return ready.Load() && m != nil && m.host.Ready()
+	}
+	// drain runs when shutdown begins, while the connections are still open: the
+	// WebRTC tracks' streams and then every other stream are drained, so the final
+	// of each utterance in progress reaches its session before the 1001 close.
+	drain := func(ctx context.Context) {
+		ready.Store(false)
+		done := make(chan struct{})
+		go func() { // owned by serve: the deferred media.Close waits for the runtime
+			defer close(done)
+			if p := peersRef.Load(); p != nil {
+				p.Shutdown()
+			}
+			if m := stack.Load(); m != nil {
+				_ = m.runtime.Close()
+			}
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 	}
 	srv, err := signaling.NewServer(signaling.Options{
 		Logger:              log,
@@ -149,6 +170,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Ready:               isReady,
 		Static:              web.Handler(cfg.Server.Demo),
 		Metrics:             reg,
+		NoMetrics:           !cfg.Server.Metrics,
+		ShutdownTimeout:     cfg.Server.ShutdownTimeout,
+		Drain:               drain,
 	})
 	if err != nil {
 		ln.Close()
@@ -177,6 +201,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 			return &exitError{code: 1, err: err}
 		}
 		defer peers.Shutdown()
+		peersRef.Store(peers)
 		srv.SetPeers(peerAdapter{peers})
 	}
 	ready.Store(true)
