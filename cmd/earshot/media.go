@@ -155,9 +155,9 @@ func (m mediaAdapter) CloseSession(sessionID string) { m.rt.CloseSession(session
 
 // newPeers builds the WebRTC manager; its tracks open streams in the runtime.
 func newPeers(c config.WebRTC, log hclog.Logger, m *mediaStack) (*webrtc.Manager, error) {
-	var ice []string
+	var ice []webrtc.ICEServer
 	for _, s := range c.ICEServers {
-		ice = append(ice, s.URLs...)
+		ice = append(ice, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	return webrtc.New(webrtc.Options{
 		Logger: log,

@@ -21,7 +21,9 @@ type peer struct {
 	pc      *pion.PeerConnection
 	started bool
 
-	ctx    context.Context // the peer's lifecycle; cancelled by close
+	// ctx is the peer's lifecycle, cancelled by close. Both are set before the peer
+	// is visible in the Manager and never written again, so close reads them unlocked.
+	ctx    context.Context
 	cancel context.CancelFunc
 
 	wg        sync.WaitGroup
@@ -37,7 +39,6 @@ type peer struct {
 }
 
 func (p *peer) start(ctx context.Context, offerSDP string) (string, error) {
-	p.ctx, p.cancel = context.WithCancel(context.Background())
 	pc, err := p.m.api.NewPeerConnection(p.m.cfg)
 	if err != nil {
 		return "", protocol.Errorf(protocol.CodeInternal, "cannot create a peer connection")
@@ -254,9 +255,7 @@ func (p *peer) close() {
 		p.mu.Lock()
 		p.closing = true
 		p.mu.Unlock()
-		if p.cancel != nil {
-			p.cancel()
-		}
+		p.cancel()
 		p.startMu.Lock() // an offer being answered sets pc under startMu
 		pc := p.pc
 		p.startMu.Unlock()

@@ -45,8 +45,9 @@ type Options struct {
 	Open   OpenFunc
 	// UDPPortMin/Max bound the ephemeral UDP ports used for ICE (0, 0: any).
 	UDPPortMin, UDPPortMax uint16
-	// ICEServers are STUN/TURN URLs offered to pion (e.g. "stun:stun.example.org:3478").
-	ICEServers []string
+	// ICEServers are the STUN and TURN servers offered to pion, each with its own
+	// credentials.
+	ICEServers []ICEServer
 	// PublicIPs are 1:1 NAT addresses advertised as host candidates.
 	PublicIPs []string
 	// IncludeLoopback gathers loopback candidates (hosts with only loopback, tests).
@@ -58,6 +59,29 @@ type Options struct {
 	// StopTimeout bounds the drain of a track's stream when its peer closes (default 30s).
 	StopTimeout time.Duration
 }
+
+// ICEServer is one STUN or TURN server: its URLs (e.g. "stun:stun.example.org:3478",
+// "turn:turn.example.org:3478?transport=udp") and, for TURN, the long-term
+// credentials that go with them.
+type ICEServer struct {
+	URLs     []string
+	Username string
+	// Credential is the TURN password. String and GoString redact it, so that a
+	// logged ICEServer never shows it.
+	Credential string
+}
+
+// String renders the server with its credential redacted.
+func (s ICEServer) String() string {
+	cred := ""
+	if s.Credential != "" {
+		cred = "REDACTED"
+	}
+	return fmt.Sprintf("{URLs:%v Username:%q Credential:%s}", s.URLs, s.Username, cred)
+}
+
+// GoString is String for %#v.
+func (s ICEServer) GoString() string { return "webrtc.ICEServer" + s.String() }
 
 // Manager owns every peer connection. Its methods are safe for concurrent use.
 type Manager struct {
@@ -136,8 +160,18 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
 	}
 	cfg := pion.Configuration{}
-	if len(opts.ICEServers) > 0 {
-		cfg.ICEServers = []pion.ICEServer{{URLs: opts.ICEServers}}
+	for _, s := range opts.ICEServers {
+		for _, u := range s.URLs {
+			// pion would refuse every peer connection instead; say so at start-up.
+			if strings.HasPrefix(strings.ToLower(u), "turn") && (s.Username == "" || s.Credential == "") {
+				return nil, fmt.Errorf("webrtc: ice server %q: TURN needs a username and a credential", u)
+			}
+		}
+		ps := pion.ICEServer{URLs: s.URLs}
+		if s.Username != "" || s.Credential != "" {
+			ps.Username, ps.Credential, ps.CredentialType = s.Username, s.Credential, pion.ICECredentialTypePassword
+		}
+		cfg.ICEServers = append(cfg.ICEServers, ps)
 	}
 	return &Manager{
 		log:   opts.Logger.Named("webrtc"),
@@ -169,6 +203,8 @@ func (m *Manager) Offer(ctx context.Context, o Owner, offerSDP string) (string, 
 		return "", protocol.Errorf(CodeTooManyPeers, "the server has reached its limit of %d peer connections", m.opts.MaxPeers)
 	}
 	p := &peer{m: m, key: key, owner: o, done: make(chan struct{})}
+	// Before the peer is visible: close may run as soon as it is in the map.
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	// Reserve the slot while the answer is built; candidates that arrive meanwhile
 	// wait on startMu.
 	p.startMu.Lock()
