@@ -316,6 +316,29 @@ func (s *fakeDecodeStream) Recv(ctx context.Context) (sdk.PCM, error) {
 
 func (s *fakeDecodeStream) Close() error { return nil }
 
+// slowOpenDecoder is a decoder stage whose first OpenDecode signals opened and then
+// blocks until release is closed, like an open that waits for a restarting plugin.
+type slowOpenDecoder struct {
+	*fakeDecoder
+	once    sync.Once
+	opened  chan struct{}
+	release chan struct{}
+}
+
+func (d *slowOpenDecoder) OpenDecode(ctx context.Context, f sdk.Format) (DecodeStream, error) {
+	first := false
+	d.once.Do(func() { first = true })
+	if first {
+		close(d.opened)
+		select {
+		case <-d.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return d.fakeDecoder.OpenDecode(ctx, f)
+}
+
 // ---- fake transcriber: recognises word-id frames ----
 
 // fakeTranscriber is a transcriber stage whose streams recognise the test audio: a
@@ -507,14 +530,20 @@ func (s *fakeTranscribeStream) Close() error { return nil }
 // ---- fake suggester: one set per utterance, superseding the previous one ----
 
 type fakeSuggester struct {
-	mu        sync.Mutex
-	opens     int
-	failAfter map[int]int // open number → the Send after this many fails (ErrPluginFailed)
+	mu          sync.Mutex
+	opens       int
+	failAfter   map[int]int   // open number → the Send after this many fails (ErrPluginFailed)
+	openErr     map[int]error // open number → OpenSuggest fails with this error
+	unavailable bool          // WaitReady gives up
 }
 
 func (f *fakeSuggester) OpenSuggest(ctx context.Context, info sdk.SessionInfo) (SuggestStream, error) {
 	f.mu.Lock()
 	f.opens++
+	if err := f.openErr[f.opens]; err != nil {
+		f.mu.Unlock()
+		return nil, err
+	}
 	fail := -1
 	if n, ok := f.failAfter[f.opens]; ok {
 		fail = n
@@ -529,7 +558,14 @@ func (f *fakeSuggester) openCount() int {
 	return f.opens
 }
 
-func (f *fakeSuggester) WaitReady(ctx context.Context) error { return nil }
+func (f *fakeSuggester) WaitReady(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unavailable {
+		return ErrUnavailable
+	}
+	return nil
+}
 
 type fakeSuggestStream struct {
 	life      <-chan struct{}

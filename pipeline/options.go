@@ -86,8 +86,9 @@ type Options struct {
 	DrainTimeout time.Duration
 	// ReadyTimeout bounds the wait for a restarted plugin (default 30s).
 	ReadyTimeout time.Duration
-	// MaxRestarts bounds the restarts of one stream's stages within RestartWindow
-	// (default 5 per minute); beyond it the stream ends with PIPELINE_UNAVAILABLE.
+	// MaxRestarts bounds the restarts of one stream's stages, and of one session's
+	// suggester, within RestartWindow (default 5 per minute); beyond it the stream
+	// ends with PIPELINE_UNAVAILABLE (the session goes on without suggestions).
 	MaxRestarts   int
 	RestartWindow time.Duration
 	// ClipChunkBytes is the size of the chunks a transcription:request clip is fed

@@ -142,6 +142,7 @@ func (rt *Runtime) OpenStream(ctx context.Context, spec protocol.StreamSpec) (St
 		close(s.done) // run never starts; a concurrent shutdown may wait for done
 		return nil, err
 	}
+	s.startIdle()
 	rt.wg.Add(1)
 	go s.run()
 	return s, nil

@@ -744,3 +744,162 @@ func TestStopAbortsOnContext(t *testing.T) {
 		t.Errorf("stop: %v", err)
 	}
 }
+
+// transcriptionErrors lists the transcription:error events published.
+func transcriptionErrors(evs []published) []published {
+	var out []published
+	for _, ev := range evs {
+		if _, ok := ev.payload.(protocol.TranscriptionError); ok {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func hasGiveUp(evs []published) bool {
+	for _, ev := range transcriptionErrors(evs) {
+		if p := ev.payload.(protocol.TranscriptionError); !p.Retrying && p.Code == protocol.CodePipelineUnavailable {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDecoderGiveUpStillTranscribesDecodedAudio(t *testing.T) {
+	gate := make(chan struct{}) // holds the transcriber so decoded PCM waits in its queue
+	ended := make(chan *protocol.Error, 1)
+	e := newEnv(t, func(o *Options) {
+		o.CallTimeout = time.Minute // the gated Send is not a hang
+		o.OnStreamEnd = func(spec protocol.StreamSpec, id string, reason *protocol.Error) { ended <- reason }
+	})
+	e.tr.gate = gate
+	e.dec.failAfter = map[int]int{1: 6} // the 7th chunk kills the decoder
+	e.dec.unavailable = true            // and the host gives up on it
+	s := e.open(t, spec("s1", "alice", ""))
+	writeAll(t, s, script(1, 2))
+	waitDecoded(t, s, 6*frameSamples)
+	writeAll(t, s, [][]byte{frame(3)})
+	e.rec.wait(t, "the decoder given up", hasGiveUp)
+	if n := len(finals(e.rec.all())); n != 0 {
+		t.Fatalf("%d finals while the transcriber was held", n)
+	}
+	close(gate)
+	stop(t, s)
+	evs := e.rec.all()
+	checkGuarantees(t, evs)
+	if got, want := finalTexts(evs), []string{words(1, 2)}; !slices.Equal(got, want) {
+		t.Fatalf("finals %q, want the audio decoded before the give-up, %q\n%s", got, want, dump(evs))
+	}
+	errs := transcriptionErrors(evs)
+	if len(errs) != 2 || !errs[0].payload.(protocol.TranscriptionError).Retrying || errs[1].toUser != "alice" {
+		t.Errorf("errors:\n%s", dump(errs))
+	}
+	if err := s.Write(context.Background(), frame(1)); !isCode(err, protocol.CodePipelineUnavailable) {
+		t.Errorf("write after give-up: %v", err)
+	}
+	if r := <-ended; r == nil || r.Code != protocol.CodePipelineUnavailable {
+		t.Errorf("OnStreamEnd reason %v", r)
+	}
+}
+
+func TestIdleTimerIgnoresSlowOpen(t *testing.T) {
+	const idle = 250 * time.Millisecond
+	dec := &slowOpenDecoder{fakeDecoder: &fakeDecoder{}, opened: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, func(o *Options) {
+		o.Definitions[0].Decoder = dec
+		o.Definitions[0].StreamIdleTimeout = idle
+		o.CallTimeout = time.Minute
+	})
+	type opened struct {
+		s   Stream
+		err error
+	}
+	res := make(chan opened, 1)
+	go func() {
+		s, err := e.rt.OpenStream(context.Background(), spec("s1", "alice", ""))
+		res <- opened{s, err}
+	}()
+	<-dec.opened
+	// The open outlasts the idle time-out several times over (a plugin restarting).
+	<-time.After(3 * idle)
+	close(dec.release)
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	writeAll(t, r.s, script(1, 2))
+	stop(t, r.s)
+	evs := e.rec.all()
+	checkGuarantees(t, evs)
+	if got, want := finalTexts(evs), []string{words(1, 2)}; !slices.Equal(got, want) {
+		t.Fatalf("finals %q, want %q\n%s", got, want, dump(evs))
+	}
+	if n := countEvent(evs, protocol.EventAudioError); n != 0 {
+		t.Errorf("%d audio:error events (idle), want none\n%s", n, dump(evs))
+	}
+}
+
+func TestSuggesterReopensWithinBudget(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sug.failAfter = map[int]int{1: 1} // the second final kills the suggester
+	// The plugin is not serving yet when the first two re-opens are tried.
+	e.sug.openErr = map[int]error{2: ErrPluginFailed, 3: ErrPluginFailed}
+	iv := e.open(t, spec("s1", "ivan", protocol.RoleInterviewer))
+	writeAll(t, iv, script(append([]int{1}, silence(4)...)...))
+	e.rec.wait(t, "first suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 1 })
+	writeAll(t, iv, script(append([]int{2}, silence(4)...)...))
+	evs := e.rec.wait(t, "second suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 2 })
+	stop(t, iv)
+	if e.sug.openCount() != 4 {
+		t.Errorf("suggester opened %d times, want 4", e.sug.openCount())
+	}
+	if hasGiveUp(evs) {
+		t.Errorf("a give-up was published:\n%s", dump(evs))
+	}
+	if got := testutil.ToFloat64(e.rt.m.restarts.WithLabelValues("suggest")); got != 3 {
+		t.Errorf("suggest restarts %v, want 3", got)
+	}
+}
+
+func TestSuggesterGiveUpIsPublished(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*fakeSuggester)
+	}{
+		{"restart-budget", func(f *fakeSuggester) {
+			f.openErr = map[int]error{}
+			for i := 2; i < 10; i++ {
+				f.openErr[i] = ErrPluginFailed
+			}
+		}},
+		{"unavailable", func(f *fakeSuggester) { f.unavailable = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.MaxRestarts = 2 })
+			e.sug.failAfter = map[int]int{1: 1}
+			tc.set(e.sug)
+			iv := e.open(t, spec("s1", "ivan", protocol.RoleInterviewer))
+			writeAll(t, iv, script(append([]int{1}, silence(4)...)...))
+			e.rec.wait(t, "first suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 1 })
+			writeAll(t, iv, script(append([]int{2}, silence(4)...)...))
+			evs := e.rec.wait(t, "the suggester given up", hasGiveUp)
+			errs := transcriptionErrors(evs)
+			if len(errs) != 1 {
+				t.Fatalf("errors:\n%s", dump(errs))
+			}
+			ev, p := errs[0], errs[0].payload.(protocol.TranscriptionError)
+			if ev.toUser != "" || !slices.Equal(ev.roles, []string{protocol.RoleCandidate}) || p.SessionID != "s1" || p.StreamID != "" {
+				t.Errorf("give-up published to user %q roles %v: %+v", ev.toUser, ev.roles, p)
+			}
+			if n := e.sug.openCount(); n > 2+e.rt.opts.MaxRestarts {
+				t.Errorf("suggester opened %d times, beyond the budget", n)
+			}
+			// The session's transcription goes on.
+			writeAll(t, iv, script(3))
+			stop(t, iv)
+			if got := finalTexts(e.rec.all()); !slices.Equal(got, []string{words(1), words(2), words(3)}) {
+				t.Errorf("finals %q", got)
+			}
+		})
+	}
+}

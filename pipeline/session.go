@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sync"
@@ -137,6 +138,11 @@ func (s *session) shutdown() {
 	s.cancel()
 }
 
+// runSuggest supervises the session's suggester stream. A failed stream is re-opened
+// (after WaitReady; the finals not yet answered are sent again) within the same
+// restart budget as a stream's stages, MaxRestarts within RestartWindow, failed
+// re-opens included. When the plugin cannot come back the session goes on without
+// suggestions and the members that receive them are told (giveUpSuggest).
 func (s *session) runSuggest() {
 	defer s.rt.wg.Done()
 	defer close(s.sugDone)
@@ -146,37 +152,61 @@ func (s *session) runSuggest() {
 	ss, err := openWithRetry(s.ctx, s.ctx, s.rt, st.WaitReady, open)
 	var restarts []time.Time
 	for {
-		if err != nil {
-			if s.ctx.Err() == nil {
-				s.log.Error("suggester unavailable: no suggestions for this session", "error", err)
+		if err == nil {
+			err = s.suggestAttempt(ss)
+			_ = ss.Close()
+			if err == nil {
+				return
 			}
+		}
+		if s.ctx.Err() != nil {
 			s.sugQ.Close()
 			s.sugQ.Discard()
 			return
 		}
-		err = s.suggestAttempt(ss)
-		_ = ss.Close()
-		if err == nil || s.ctx.Err() != nil {
+		switch s.rt.classify(err) {
+		case FaultFatal, FaultUnavailable: // a coded plugin error, or the host gave up
+			s.giveUpSuggest(err)
 			return
 		}
-		if s.rt.classify(err) != FaultRestart {
-			continue // reported above as unavailable
-		}
 		now := time.Now()
-		restarts = slices.DeleteFunc(restarts, func(t time.Time) bool { return now.Sub(t) > s.rt.opts.RestartWindow })
+		restarts = slices.DeleteFunc(restarts, func(t time.Time) bool { return now.Sub(t) >= s.rt.opts.RestartWindow })
 		restarts = append(restarts, now)
-		if len(restarts) > s.rt.opts.MaxRestarts {
-			continue
+		if n := len(restarts); n > s.rt.opts.MaxRestarts {
+			s.giveUpSuggest(fmt.Errorf("%d restarts within %s: %w", n-1, s.rt.opts.RestartWindow, err))
+			return
 		}
 		s.rt.m.restarts.WithLabelValues("suggest").Inc()
-		s.log.Warn("suggester stream failed: restarting", "error", err)
+		s.log.Warn("suggester stream failed: restarting", "error", err, "restarts", len(restarts))
 		wctx, cancel := context.WithTimeout(s.ctx, s.rt.opts.ReadyTimeout)
 		err = st.WaitReady(wctx)
 		cancel()
+		if err != nil && s.ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("suggester not ready after %s: %w", s.rt.opts.ReadyTimeout, ErrUnavailable)
+		}
 		if err == nil {
-			ss, err = openWithRetry(s.ctx, s.ctx, s.rt, st.WaitReady, open)
+			ss, err = openStage(s.ctx, s.ctx, s.rt, open)
 		}
 	}
+}
+
+// giveUpSuggest ends the session's suggestions: the suggester cannot come back. There
+// is no suggestion error event in the protocol, so the members the suggestions go to
+// get the runtime's pipeline-failure event, transcription:error PIPELINE_UNAVAILABLE
+// with retrying false and no streamId.
+func (s *session) giveUpSuggest(err error) {
+	s.sugQ.Close()
+	s.sugQ.Discard()
+	s.log.Error("suggester unavailable: no suggestions for this session", "error", err)
+	var roles []string
+	if len(s.def.SuggestTo) > 0 {
+		roles = slices.Clone(s.def.SuggestTo)
+	}
+	s.rt.pub.Publish(s.id, protocol.EventTranscriptionError, protocol.TranscriptionError{
+		Code:      protocol.CodePipelineUnavailable,
+		Message:   fmt.Sprintf("the suggester of pipeline %q is unavailable; no more suggestions in this session", s.def.Name),
+		SessionID: s.id,
+	}, roles, "")
 }
 
 func (s *session) suggestAttempt(ss SuggestStream) error {

@@ -78,7 +78,7 @@ type stream struct {
 	endErr    *protocol.Error // why the stream ended early, for later calls
 	seq       int64
 	lastWrite time.Time
-	idle      *time.Timer
+	idle      *time.Timer // started by startIdle once the stages are open
 	idleFired bool
 	hdrBuf    []byte // the stream's first bytes until the container header is found
 	hdrState  headerState
@@ -128,11 +128,19 @@ func newStream(rt *Runtime, sess *session, def *Definition, spec protocol.Stream
 		blog:    &byteLog{max: decoderReplayBytes},
 		restart: map[string][]time.Time{},
 	}
-	if clip == nil {
-		s.lastWrite = time.Now()
-		s.idle = time.AfterFunc(def.StreamIdleTimeout, s.idleCheck)
-	}
 	return s
+}
+
+// startIdle starts the idle timer once the stages are open: time spent opening (a
+// plugin restarting can take up to ReadyTimeout) is not the user's silence.
+func (s *stream) startIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clip != nil || s.state != stateOpen {
+		return
+	}
+	s.lastWrite = time.Now()
+	s.idle = time.AfterFunc(s.def.StreamIdleTimeout, s.idleCheck)
 }
 
 func (s *stream) format() sdk.Format {
@@ -146,13 +154,11 @@ func (s *stream) open(ctx context.Context) error {
 		return s.def.Decoder.OpenDecode(ctx, s.format())
 	})
 	if err != nil {
-		s.stopIdle()
 		return s.openError("decoder", err)
 	}
 	tr, err := openWithRetry(ctx, s.ctx, s.rt, s.def.Transcriber.WaitReady, s.openTranscribe)
 	if err != nil {
 		_ = dec.Close()
-		s.stopIdle()
 		return s.openError("transcriber", err)
 	}
 	s.dec, s.tr = dec, tr
@@ -392,6 +398,8 @@ func (s *stream) idleCheck() {
 }
 
 func (s *stream) stopIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.idle != nil {
 		s.idle.Stop()
 	}
@@ -853,8 +861,11 @@ func (s *stream) reopenTranscriber(cause error) (TranscribeStream, bool) {
 	}
 }
 
+// stageNames maps a stage's metric label to its name in messages.
+var stageNames = map[string]string{"decode": "decoder", "transcribe": "transcriber"}
+
 // noteRestart counts a restart against the stream's budget; false means the budget
-// is spent and the stream was given up.
+// is spent and the stream was given up. stage is the metric label.
 func (s *stream) noteRestart(stage string, cause error) bool {
 	if s.ctx.Err() != nil {
 		return false
@@ -873,7 +884,7 @@ func (s *stream) noteRestart(stage string, cause error) bool {
 	s.rmu.Unlock()
 	s.log.Warn("plugin stream failed: restarting", "stage", stage, "error", cause, "restarts", n)
 	if n > s.rt.opts.MaxRestarts {
-		s.giveUp(stage, fmt.Errorf("%d restarts within %s: %w", n-1, s.rt.opts.RestartWindow, cause))
+		s.giveUp(stageNames[stage], fmt.Errorf("%d restarts within %s: %w", n-1, s.rt.opts.RestartWindow, cause))
 		return false
 	}
 	s.rt.m.restarts.WithLabelValues(stage).Inc()
@@ -897,7 +908,10 @@ func restartStage[T closer](s *stream, stage string, wait func(context.Context) 
 	return openStage(s.ctx, s.ctx, s.rt, open)
 }
 
-// giveUp ends the stream: the plugin cannot come back.
+// giveUp ends the stream: the plugin cannot come back. When it is the decoder, the
+// input ends but the PCM already decoded is still transcribed (its finals published),
+// as when the decoder refuses the audio; when it is the transcriber, nothing queued
+// can be used and the stream is aborted.
 func (s *stream) giveUp(stage string, err error) {
 	if s.ctx.Err() != nil {
 		return
@@ -905,7 +919,12 @@ func (s *stream) giveUp(stage string, err error) {
 	s.log.Error("plugin unavailable: stream closed", "stage", stage, "error", err)
 	msg := fmt.Sprintf("the %s of pipeline %q is unavailable; the stream was closed", stage, s.def.Name)
 	s.rt.publishError(s, protocol.CodePipelineUnavailable, msg, false)
-	s.fail(protocol.Errorf(protocol.CodePipelineUnavailable, "%s", msg))
+	reason := protocol.Errorf(protocol.CodePipelineUnavailable, "%s", msg)
+	if stage == "decoder" {
+		s.endInput(reason) // runDecode returns next, closing the PCM queue: the transcriber drains
+		return
+	}
+	s.fail(reason)
 }
 
 func (s *stream) transcribeAttempt(tr TranscribeStream) error {
