@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -25,6 +26,7 @@ type mediaStack struct {
 	host    *host.Host
 	runtime *pipeline.Runtime
 	media   signaling.Media
+	peers   atomic.Pointer[webrtc.Manager] // set once WebRTC is up
 }
 
 // Close stops the runtime (draining streams), then every plugin process.
@@ -127,9 +129,14 @@ func startMedia(ctx context.Context, cfg *config.Config, log hclog.Logger, srv *
 		DefaultPipeline: cfg.DefaultPipeline,
 		Registerer:      reg,
 		Classify:        hoststage.Classify,
-		// A stream the runtime ends by itself is forgotten by the gateway, so the
-		// user's next audio opens a new one.
-		OnStreamEnd: func(_ protocol.StreamSpec, streamID string, _ *protocol.Error) { srv.StreamEnded(streamID) },
+		// A stream the runtime ends by itself is forgotten by the gateway, and by the
+		// WebRTC peer whose track fed it, so the user's next audio opens a new one.
+		OnStreamEnd: func(spec protocol.StreamSpec, streamID string, _ *protocol.Error) {
+			srv.StreamEnded(streamID)
+			if p := m.peers.Load(); p != nil && spec.Source == "webrtc" {
+				p.StreamEnded(streamID)
+			}
+		},
 	})
 	if err != nil {
 		m.Close()
@@ -159,7 +166,7 @@ func newPeers(c config.WebRTC, log hclog.Logger, m *mediaStack) (*webrtc.Manager
 	for _, s := range c.ICEServers {
 		ice = append(ice, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
-	return webrtc.New(webrtc.Options{
+	peers, err := webrtc.New(webrtc.Options{
 		Logger: log,
 		Open: func(ctx context.Context, spec protocol.StreamSpec) (webrtc.Stream, error) {
 			return m.runtime.OpenStream(ctx, spec)
@@ -172,6 +179,11 @@ func newPeers(c config.WebRTC, log hclog.Logger, m *mediaStack) (*webrtc.Manager
 		Interfaces:      c.Interfaces,
 		MaxPeers:        c.MaxPeerConnections,
 	})
+	if err != nil {
+		return nil, err
+	}
+	m.peers.Store(peers)
+	return peers, nil
 }
 
 // peerAdapter presents the WebRTC manager as the gateway's Peers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	pion "github.com/pion/webrtc/v4"
 
@@ -34,7 +35,8 @@ type peer struct {
 	closing       bool
 	trackTaken    bool
 	stream        Stream
-	streamStopped bool
+	streamStopped bool // audio:stop or close drained it: the track's audio is ignored
+	streamEnded   bool // the runtime ended it by itself: the next packet re-opens one
 	reported      map[string]bool // error codes already reported to the owner
 }
 
@@ -143,6 +145,8 @@ func (p *peer) readTrack(track *pion.TrackRemote) {
 
 	var last uint16
 	started := false
+	var retryAt time.Time // when a failed re-open may be tried again
+	backoff := reopenMin
 	for {
 		pkt, _, err := track.ReadRTP()
 		if err != nil {
@@ -157,8 +161,31 @@ func (p *peer) readTrack(track *pion.TrackRemote) {
 			continue
 		}
 		started, last = true, pkt.SequenceNumber
-		if p.isStopped() {
+		stopped, ended := p.streamState()
+		if stopped {
 			continue // audio:stop drained the stream; the peer connection stays up
+		}
+		if ended {
+			// The runtime ended the stream (idle, a plugin given up): as with audio in
+			// chunks, the user's next audio opens a new one.
+			if time.Now().Before(retryAt) {
+				continue
+			}
+			nst, err := p.m.opts.Open(p.ctx, spec)
+			if err != nil {
+				if p.ctx.Err() != nil {
+					break
+				}
+				p.report(err)
+				retryAt, backoff = time.Now().Add(backoff), min(2*backoff, reopenMax)
+				continue
+			}
+			if !p.replaceStream(st, nst) { // stopped or closed meanwhile
+				_ = nst.Stop(p.ctx)
+				continue
+			}
+			p.m.log.Info("webrtc audio stream re-opened", "session", spec.SessionID, "user", spec.UserID, "ended", st.ID(), "stream", nst.ID())
+			st, backoff = nst, reopenMin
 		}
 		if err := st.Write(p.ctx, pkt.Payload); err != nil {
 			if p.ctx.Err() != nil {
@@ -172,6 +199,39 @@ func (p *peer) readTrack(track *pion.TrackRemote) {
 	if _, err := p.stopStream(stopCtx); err != nil {
 		p.m.log.Warn("draining a webrtc stream failed", "session", spec.SessionID, "stream", st.ID(), "error", err)
 	}
+}
+
+// Bounds of the wait between re-opens of a track's stream that keep failing.
+const (
+	reopenMin = time.Second
+	reopenMax = 30 * time.Second
+)
+
+func (p *peer) streamState() (stopped, ended bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.streamStopped, p.streamEnded
+}
+
+// endedStream marks the track's stream as ended by the runtime if it is id.
+func (p *peer) endedStream(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stream != nil && p.stream.ID() == id && !p.streamStopped {
+		p.streamEnded = true
+	}
+}
+
+// replaceStream makes next the track's stream in place of old, unless the stream was
+// stopped meanwhile (audio:stop, close).
+func (p *peer) replaceStream(old, next Stream) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.streamStopped || p.closing || p.stream != old {
+		return false
+	}
+	p.stream, p.streamEnded = next, false
+	return true
 }
 
 // discard reads the track until it ends, so that pion never blocks on it.
@@ -188,12 +248,6 @@ func (p *peer) isClosing() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closing
-}
-
-func (p *peer) isStopped() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.streamStopped
 }
 
 // stopStream drains the track's stream once.

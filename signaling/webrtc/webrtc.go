@@ -300,6 +300,22 @@ func (m *Manager) Shutdown() {
 	m.closers.Wait()
 }
 
+// StreamEnded tells the Manager that the runtime ended stream id by itself (an idle
+// stream drained, a plugin given up): the peer whose track fed it opens a new stream
+// for the track's next audio, as the gateway does for audio sent in chunks. Streams
+// the Manager stopped itself (audio:stop, a closed peer) stay ended.
+func (m *Manager) StreamEnded(id string) {
+	m.mu.Lock()
+	ps := make([]*peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		ps = append(ps, p)
+	}
+	m.mu.Unlock()
+	for _, p := range ps {
+		p.endedStream(id)
+	}
+}
+
 func (m *Manager) lookup(o Owner) *peer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
