@@ -35,8 +35,8 @@ type peer struct {
 	closing       bool
 	trackTaken    bool
 	stream        Stream
-	streamStopped bool // audio:stop or close drained it: the track's audio is ignored
-	streamEnded   bool // the runtime ended it by itself: the next packet re-opens one
+	streamStopped bool            // audio:stop or close drained it: the track's audio is ignored
+	streamEnded   bool            // the runtime ended it by itself: the next packet re-opens one
 	reported      map[string]bool // error codes already reported to the owner
 }
 
