@@ -34,8 +34,8 @@ func (s *Server) asProtocolError(err error, sessionID, what string) *protocol.Er
 
 // audioSession checks what every audio event needs: membership, a pipeline runtime,
 // a session that has not ended.
-func (s *Server) audioSession(c *conn, id string) (*session, Media, *protocol.Error) {
-	sess, perr := c.joined(id)
+func (s *Server) audioSession(c *conn, id string) (*membership, Media, *protocol.Error) {
+	m, perr := c.joined(id)
 	if perr != nil {
 		return nil, nil, perr
 	}
@@ -43,10 +43,14 @@ func (s *Server) audioSession(c *conn, id string) (*session, Media, *protocol.Er
 	if media == nil {
 		return nil, nil, &protocol.Error{Code: protocol.CodePipelineUnavailable, Message: "no pipeline runtime is configured", SessionID: id}
 	}
-	if sess.getStatus() == protocol.StatusEnded {
-		return nil, nil, &protocol.Error{Code: protocol.CodeSessionEnded, Message: "session has ended", SessionID: id}
+	if m.sess.getStatus() == protocol.StatusEnded {
+		return nil, nil, sessionEnded(id)
 	}
-	return sess, media, nil
+	return m, media, nil
+}
+
+func sessionEnded(id string) *protocol.Error {
+	return &protocol.Error{Code: protocol.CodeSessionEnded, Message: "session has ended", SessionID: id}
 }
 
 func (c *conn) streamSpec(sess *session, format string, sampleRate, channels int) protocol.StreamSpec {
@@ -83,7 +87,7 @@ func (s *Server) openStream(c *conn, sess *session, media Media, spec protocol.S
 		return nil, s.asProtocolError(err, sess.id, "open stream")
 	}
 	burst := max(2*s.opts.AudioBytesPerSecond, int(s.opts.MaxMessageSize))
-	st := &streamState{sessionID: sess.id, ms: ms, lim: rate.NewLimiter(rate.Limit(s.opts.AudioBytesPerSecond), burst)}
+	st := &streamState{sessionID: sess.id, sess: sess, ms: ms, lim: rate.NewLimiter(rate.Limit(s.opts.AudioBytesPerSecond), burst)}
 	c.mu.Lock()
 	if c.streams == nil {
 		c.streams = make(map[string]*streamState, 1)
@@ -139,7 +143,7 @@ func handleAudioStart(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	sess, media, perr := s.audioSession(c, p.SessionID)
+	m, media, perr := s.audioSession(c, p.SessionID)
 	if perr == nil {
 		perr = checkFormat(p.SessionID, p.Format, p.SampleRate, p.Channels)
 	}
@@ -147,7 +151,7 @@ func handleAudioStart(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	st, perr := s.openStream(c, sess, media, c.streamSpec(sess, p.Format, p.SampleRate, p.Channels))
+	st, perr := s.openStream(c, m.sess, media, c.streamSpec(m.sess, p.Format, p.SampleRate, p.Channels))
 	if perr != nil {
 		c.fail(req, perr)
 		return
@@ -171,6 +175,10 @@ func (s *Server) handleBinary(c *conn, data []byte) {
 	c.mu.Unlock()
 	if st == nil {
 		c.fail(req, protocol.Errorf(protocol.CodeNoStream, "binary audio needs an open stream: send audio:start first"))
+		return
+	}
+	if st.sess.getStatus() == protocol.StatusEnded {
+		c.fail(req, sessionEnded(st.sessionID))
 		return
 	}
 	if perr := s.write(c, st, data); perr != nil {
@@ -233,7 +241,7 @@ func handleAudioStream(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	sess, media, perr := s.audioSession(c, p.SessionID)
+	m, media, perr := s.audioSession(c, p.SessionID)
 	if perr != nil {
 		c.fail(req, perr)
 		return
@@ -251,7 +259,7 @@ func handleAudioStream(s *Server, c *conn, req *request) {
 			c.fail(req, perr)
 			return
 		}
-		if st, perr = s.openStream(c, sess, media, c.streamSpec(sess, p.Format, p.SampleRate, p.Channels)); perr != nil {
+		if st, perr = s.openStream(c, m.sess, media, c.streamSpec(m.sess, p.Format, p.SampleRate, p.Channels)); perr != nil {
 			c.fail(req, perr)
 			return
 		}
@@ -322,7 +330,7 @@ func handleAudioStop(s *Server, c *conn, req *request) {
 		}
 		c.ok(req, "", nil)
 	}
-	if !c.goAsync(maxAsyncPerConn, func(ctx context.Context) { run(ctx, &r) }) {
+	if !c.goAsync(nil, maxAsyncPerConn, func(ctx context.Context) { run(ctx, &r) }) {
 		// Too many calls in flight: drain inline rather than leak the stream.
 		run(c.ctx, req)
 	}
@@ -364,7 +372,7 @@ func handleTranscriptionRequest(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	sess, media, perr := s.audioSession(c, p.SessionID)
+	m, media, perr := s.audioSession(c, p.SessionID)
 	if perr == nil {
 		perr = checkFormat(p.SessionID, p.Format, p.SampleRate, p.Channels)
 	}
@@ -376,13 +384,18 @@ func handleTranscriptionRequest(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	spec := c.streamSpec(sess, p.Format, p.SampleRate, p.Channels)
+	spec := c.streamSpec(m.sess, p.Format, p.SampleRate, p.Channels)
 	r := *req
 	r.Data, r.Attachments = nil, nil
-	started := c.goAsync(maxAsyncPerConn, func(ctx context.Context) {
+	// Leaving the session cancels the clip (see detach).
+	started := c.goAsync(m, maxAsyncPerConn, func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, s.opts.DrainTimeout)
 		defer cancel()
 		if err := media.TranscribeClip(ctx, spec, audio, p.RequestID); err != nil {
+			if m.ctx.Err() != nil {
+				c.fail(&r, leftDuring(p.SessionID, "transcription"))
+				return
+			}
 			c.fail(&r, s.asProtocolError(err, p.SessionID, "transcribe clip"))
 			return
 		}
@@ -400,8 +413,8 @@ func (c *conn) peerOwner(sessionID, pipeline string) PeerOwner {
 		Role: c.claims.Role, Pipeline: pipeline, Emit: c.emit}
 }
 
-func (s *Server) webrtcSession(c *conn, id string) (*session, Peers, *protocol.Error) {
-	sess, perr := c.joined(id)
+func (s *Server) webrtcSession(c *conn, id string) (*membership, Peers, *protocol.Error) {
+	m, perr := c.joined(id)
 	if perr != nil {
 		return nil, nil, perr
 	}
@@ -409,7 +422,7 @@ func (s *Server) webrtcSession(c *conn, id string) (*session, Peers, *protocol.E
 	if p == nil {
 		return nil, nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "WebRTC is disabled on this server", SessionID: id}
 	}
-	return sess, p, nil
+	return m, p, nil
 }
 
 func handleWebRTCOffer(s *Server, c *conn, req *request) {
@@ -418,24 +431,30 @@ func handleWebRTCOffer(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	sess, peers, perr := s.webrtcSession(c, p.SessionID)
+	m, peers, perr := s.webrtcSession(c, p.SessionID)
 	if perr == nil && p.SDP == "" {
 		perr = &protocol.Error{Code: protocol.CodeBadRequest, Message: "sdp is required", SessionID: p.SessionID}
 	}
-	if perr == nil && sess.getStatus() == protocol.StatusEnded {
-		perr = &protocol.Error{Code: protocol.CodeSessionEnded, Message: "session has ended", SessionID: p.SessionID}
+	if perr == nil && m.sess.getStatus() == protocol.StatusEnded {
+		perr = sessionEnded(p.SessionID)
 	}
 	if perr != nil {
 		c.fail(req, perr)
 		return
 	}
-	owner := c.peerOwner(p.SessionID, sess.pipeline)
+	owner := c.peerOwner(p.SessionID, m.sess.pipeline)
 	r := *req
 	r.Data = nil
-	started := c.goAsync(maxAsyncPerConn, func(ctx context.Context) {
+	// Leaving the session cancels the offer and then closes the owner's peer
+	// connection, made or not (see detach).
+	started := c.goAsync(m, maxAsyncPerConn, func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 		defer cancel()
 		answer, err := peers.Offer(ctx, owner, p.SDP)
+		if m.ctx.Err() != nil {
+			c.fail(&r, leftDuring(p.SessionID, "offer"))
+			return
+		}
 		if err != nil {
 			c.fail(&r, s.asProtocolError(err, p.SessionID, "webrtc offer"))
 			return
@@ -453,14 +472,14 @@ func handleWebRTCCandidate(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	sess, peers, perr := s.webrtcSession(c, p.SessionID)
+	m, peers, perr := s.webrtcSession(c, p.SessionID)
 	if perr != nil {
 		c.fail(req, perr)
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, s.opts.CallTimeout)
 	defer cancel()
-	if err := peers.AddCandidate(ctx, c.peerOwner(p.SessionID, sess.pipeline), p.Candidate); err != nil {
+	if err := peers.AddCandidate(ctx, c.peerOwner(p.SessionID, m.sess.pipeline), p.Candidate); err != nil {
 		c.fail(req, s.asProtocolError(err, p.SessionID, "webrtc candidate"))
 		return
 	}
@@ -470,15 +489,15 @@ func handleWebRTCCandidate(s *Server, c *conn, req *request) {
 func handleWebRTCClose(s *Server, c *conn, req *request) {
 	id, _, perr := sessionRef(c, req)
 	var peers Peers
-	var sess *session
+	var m *membership
 	if perr == nil {
-		sess, peers, perr = s.webrtcSession(c, id)
+		m, peers, perr = s.webrtcSession(c, id)
 	}
 	if perr != nil {
 		c.fail(req, perr)
 		return
 	}
-	if err := peers.Close(c.peerOwner(id, sess.pipeline)); err != nil {
+	if err := peers.Close(c.peerOwner(id, m.sess.pipeline)); err != nil {
 		c.fail(req, s.asProtocolError(err, id, "webrtc close"))
 		return
 	}

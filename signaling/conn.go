@@ -25,6 +25,16 @@ var timeNow = time.Now
 // peer's answer (and, after 1009, draining what the peer still sends).
 const closeGrace = time.Second
 
+// queueItemOverhead is what the outbound queue charges for one frame on top of its
+// bytes: the queue entry and the allocation behind it. Without it a flood of tiny
+// frames would hold far more memory than OutboundQueueBytes.
+const queueItemOverhead = 64
+
+// preAuthMessageSize is the default of Options.AuthMessageSize: an unauthenticated
+// peer only sends its token (at most 8 KiB by default), so it may not make the
+// server buffer MaxMessageSize.
+const preAuthMessageSize = 16 << 10
+
 // Disconnect reasons, used in metrics, logs and user:disconnected.
 const (
 	reasonClientClosed = "client_closed"
@@ -44,7 +54,11 @@ const (
 	outText outKind = iota
 	outBinary
 	outPing // a WebSocket ping control frame
+	outPong // an Engine.IO pong (a text frame): at most one is queued at a time
 )
+
+// sioPong is the Engine.IO pong frame; it is shared and never written to.
+var sioPong = []byte(socketio.PongFrame)
 
 type outItem struct {
 	data []byte
@@ -75,20 +89,23 @@ type conn struct {
 	strikeStart time.Time
 
 	mu        sync.Mutex // guards the maps below
-	sessions  map[string]*session
+	sessions  map[string]*membership
 	streams   map[string]*streamState // by session id
 	binTarget *streamState            // stream opened last by audio:start
 	pending   int                     // running async calls (audio:stop, clips, offers)
 
-	qmu       sync.Mutex // guards the outbound queue
-	items     []outItem
-	qbytes    int
-	writing   bool
-	closing   bool // a close is pending or done: nothing more is queued
-	dead      bool
-	closeCode int
-	closeText string
-	closeDone chan struct{} // closed once the close frame was written (or failed)
+	qmu     sync.Mutex // guards the outbound queue
+	items   []outItem
+	qbytes  int
+	writing bool
+	closing bool // a close is pending or done: nothing more is queued
+	// pongQueued: an outPong is in items. Engine.IO v4 clients do not ping (the server
+	// does), so one pending pong answers any number of client pings.
+	pongQueued bool
+	dead       bool
+	closeCode  int
+	closeText  string
+	closeDone  chan struct{} // closed once the close frame was written (or failed)
 	// closeTaken: the writer is writing the close frame; closeFinished: closeDone is closed.
 	closeTaken, closeFinished bool
 	reason                    string // first disconnect reason
@@ -105,6 +122,7 @@ type conn struct {
 
 type streamState struct {
 	sessionID string
+	sess      *session
 	ms        MediaStream
 	lim       *rate.Limiter
 }
@@ -113,8 +131,16 @@ func (s *Server) newConn(ws *websocket.Conn, fr framing, endpoint string) *conn 
 	c := &conn{s: s, id: newID(), ws: ws, fr: fr, endpoint: endpoint}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lim = rate.NewLimiter(rate.Limit(s.opts.EventRate), s.opts.EventBurst)
-	ws.SetReadLimit(s.opts.MaxMessageSize)
+	// Until the token is accepted a frame may only be big enough to carry it;
+	// authenticated raises the limit to MaxMessageSize.
+	ws.SetReadLimit(min(s.opts.AuthMessageSize, s.opts.MaxMessageSize))
 	return c
+}
+
+// authenticated lifts the pre-authentication frame size limit. It runs on the
+// reading goroutine between reads, after authenticate succeeded.
+func (c *conn) authenticated() {
+	c.ws.SetReadLimit(c.s.opts.MaxMessageSize)
 }
 
 // userID is the token's subject.
@@ -128,19 +154,26 @@ func (c *conn) user() protocol.User {
 
 // enqueue queues one frame without blocking. It returns false when the frame was
 // dropped: the connection is closing, or the frame overflowed the queue, in which
-// case the connection is being closed as a slow consumer.
+// case the connection is being closed as a slow consumer. A frame costs its bytes
+// plus queueItemOverhead. An outPong while one is already queued is not queued again
+// (and reported as sent).
 func (c *conn) enqueue(it outItem) bool {
-	n := len(it.data)
+	n := len(it.data) + queueItemOverhead
 	c.qmu.Lock()
 	if c.closing || c.dead {
 		c.qmu.Unlock()
 		return false
 	}
+	if it.kind == outPong {
+		if c.pongQueued {
+			c.qmu.Unlock()
+			return true
+		}
+		c.pongQueued = true
+	}
 	if c.qbytes > 0 && c.qbytes+n > c.s.opts.OutboundQueueBytes {
 		dropped := c.qbytes
-		clear(c.items)
-		c.items = c.items[:0]
-		c.qbytes = 0
+		c.clearQueueLocked()
 		c.beginCloseLocked(protocol.CloseSlowConsumer, "slow consumer", reasonSlow)
 		c.qmu.Unlock()
 		c.s.m.queueBytes.Add(-int64(dropped))
@@ -173,12 +206,18 @@ func (c *conn) closeWith(code int, text, reason string, flush bool) {
 	}
 	if !flush {
 		dropped := c.qbytes
-		clear(c.items)
-		c.items = c.items[:0]
-		c.qbytes = 0
+		c.clearQueueLocked()
 		c.s.m.queueBytes.Add(-int64(dropped))
 	}
 	c.beginCloseLocked(code, text, reason)
+}
+
+// clearQueueLocked drops every queued frame; the caller updates the gauge.
+func (c *conn) clearQueueLocked() {
+	clear(c.items)
+	c.items = c.items[:0]
+	c.qbytes = 0
+	c.pongQueued = false
 }
 
 func (c *conn) beginCloseLocked(code int, text, reason string) {
@@ -235,6 +274,7 @@ func (c *conn) writeLoop() {
 		batch, c.items = c.items, batch[:0]
 		n := c.qbytes
 		c.qbytes = 0
+		c.pongQueued = false // a pong in this batch is on its way
 		c.qmu.Unlock()
 		c.s.m.queueBytes.Add(-int64(n))
 		for i := range batch {
@@ -272,9 +312,7 @@ func (c *conn) writeFailed(err error) {
 		c.reason = reasonError
 	}
 	dropped := c.qbytes
-	clear(c.items)
-	c.items = c.items[:0]
-	c.qbytes = 0
+	c.clearQueueLocked()
 	c.finishCloseLocked()
 	c.qmu.Unlock()
 	c.s.m.queueBytes.Add(-int64(dropped))
@@ -477,9 +515,22 @@ func (c *conn) readEnded(err error) {
 }
 
 // drain reads and discards frames until the peer answers our close or closeGrace
-// passes, so the close handshake completes cleanly.
+// passes, so the close handshake completes cleanly. The grace starts once the close
+// frame is written (as writeClose's does): a deadline set before that would replace
+// the one writeClose set.
 func (c *conn) drain() {
-	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace + c.s.opts.WriteTimeout))
+	c.qmu.Lock()
+	done := c.closeDone
+	c.qmu.Unlock()
+	if done != nil {
+		t := time.NewTimer(c.s.opts.WriteTimeout + closeGrace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 	for {
 		if _, _, err := c.ws.NextReader(); err != nil {
 			return
@@ -514,9 +565,8 @@ func (c *conn) teardown() {
 	c.qmu.Lock()
 	c.dead, c.closing = true, true
 	dropped := c.qbytes
-	clear(c.items)
+	c.clearQueueLocked()
 	c.items = nil
-	c.qbytes = 0
 	if c.reason == "" {
 		c.reason = reasonError
 	}
@@ -533,8 +583,11 @@ func (c *conn) teardown() {
 }
 
 // goAsync runs f on a goroutine the connection owns (waited for in teardown), for
-// calls that may take long: draining a stream, a clip, a WebRTC offer.
-func (c *conn) goAsync(limit int, f func(ctx context.Context)) bool {
+// calls that may take long: draining a stream, a clip, a WebRTC offer. With a
+// membership m, f gets m's context and leaving the session cancels f and waits for
+// it (see detach); without, f gets the connection's. It runs on the reading
+// goroutine, as leaving does, so a call is never added to a membership being left.
+func (c *conn) goAsync(m *membership, limit int, f func(ctx context.Context)) bool {
 	c.mu.Lock()
 	if c.pending >= limit {
 		c.mu.Unlock()
@@ -543,6 +596,11 @@ func (c *conn) goAsync(limit int, f func(ctx context.Context)) bool {
 	c.pending++
 	c.wg.Add(1)
 	c.mu.Unlock()
+	ctx := c.ctx
+	if m != nil {
+		m.calls.Add(1)
+		ctx = m.ctx
+	}
 	go func() {
 		defer c.wg.Done()
 		defer func() {
@@ -550,7 +608,10 @@ func (c *conn) goAsync(limit int, f func(ctx context.Context)) bool {
 			c.pending--
 			c.mu.Unlock()
 		}()
-		f(c.ctx)
+		if m != nil {
+			defer m.calls.Done()
+		}
+		f(ctx)
 	}()
 	return true
 }

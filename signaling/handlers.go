@@ -105,28 +105,33 @@ func checkSessionID(id string) *protocol.Error {
 	return nil
 }
 
-// joined returns the session c has joined, or NOT_JOINED.
-func (c *conn) joined(id string) (*session, *protocol.Error) {
+// joined returns c's membership of session id, or NOT_JOINED.
+func (c *conn) joined(id string) (*membership, *protocol.Error) {
 	if perr := checkSessionID(id); perr != nil {
 		return nil, perr
 	}
 	c.mu.Lock()
-	sess := c.sessions[id]
+	m := c.sessions[id]
 	c.mu.Unlock()
-	if sess == nil {
+	if m == nil {
 		return nil, &protocol.Error{Code: protocol.CodeNotJoined, Message: "not joined to this session", SessionID: id}
 	}
-	return sess, nil
+	return m, nil
+}
+
+// leftDuring refuses a call whose connection left the session before it completed.
+func leftDuring(id, what string) *protocol.Error {
+	return &protocol.Error{Code: protocol.CodeNotJoined, Message: "left the session before the " + what + " completed", SessionID: id}
 }
 
 // sessionRef decodes {"sessionId"} and checks membership.
-func sessionRef(c *conn, req *request) (string, *session, *protocol.Error) {
+func sessionRef(c *conn, req *request) (string, *membership, *protocol.Error) {
 	var ref protocol.SessionRef
 	if perr := decodeData(req, &ref); perr != nil {
 		return "", nil, perr
 	}
-	sess, perr := c.joined(ref.SessionID)
-	return ref.SessionID, sess, perr
+	m, perr := c.joined(ref.SessionID)
+	return ref.SessionID, m, perr
 }
 
 // handleAuthAgain answers an auth frame on an authenticated connection.
@@ -217,9 +222,11 @@ func handleJoin(s *Server, c *conn, req *request) {
 	}
 	c.mu.Lock()
 	if c.sessions == nil {
-		c.sessions = make(map[string]*session, 1)
+		c.sessions = make(map[string]*membership, 1)
 	}
-	c.sessions[id] = res.sess
+	if c.sessions[id] == nil {
+		c.sessions[id] = newMembership(c, res.sess)
+	}
 	c.mu.Unlock()
 	// Announce before replying: whoever joins after the joiner saw session:joined must
 	// find the joiner in its users list only, not also in a late user:joined.
@@ -231,7 +238,7 @@ func handleJoin(s *Server, c *conn, req *request) {
 }
 
 func handleLeave(s *Server, c *conn, req *request) {
-	id, sess, perr := sessionRef(c, req)
+	id, m, perr := sessionRef(c, req)
 	if perr != nil {
 		c.fail(req, perr)
 		return
@@ -239,7 +246,7 @@ func handleLeave(s *Server, c *conn, req *request) {
 	c.mu.Lock()
 	delete(c.sessions, id)
 	c.mu.Unlock()
-	s.detach(c, sess, id, func() {
+	s.detach(c, m, id, func() {
 		s.publish(Message{SessionID: id, Event: protocol.EventUserLeft, ExceptUserID: c.userID(),
 			Payload: mustJSON(protocol.UserEvent{SessionID: id, User: c.user()})})
 	})
@@ -254,11 +261,12 @@ func handleStatus(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
-	sess, perr := c.joined(p.SessionID)
+	m, perr := c.joined(p.SessionID)
 	if perr != nil {
 		c.fail(req, perr)
 		return
 	}
+	sess := m.sess
 	refuse := func(code, msg string) {
 		c.fail(req, &protocol.Error{Code: code, Message: msg, SessionID: p.SessionID})
 	}

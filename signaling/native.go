@@ -35,6 +35,7 @@ func (c *conn) runNative(token string, hasToken bool) {
 		c.teardown()
 		return
 	}
+	c.authenticated()
 	c.ws.SetPongHandler(func(string) error { c.extendRead(); return nil })
 	go c.nativeLoop()
 }

@@ -83,6 +83,7 @@ type Options struct {
 	AllowedOrigins []string
 
 	MaxMessageSize     int64         // largest inbound frame in bytes (1 MiB); larger closes with 1009
+	AuthMessageSize    int64         // largest inbound frame before authentication, token included (16 KiB, capped at MaxMessageSize); larger closes with 1009
 	EventRate          float64       // inbound events per second per connection (100)
 	EventBurst         int           // token bucket size (200)
 	RateLimitStrikes   int           // refused events within RateLimitWindow that close with 4029 (100)
@@ -136,6 +137,7 @@ func (o *Options) setDefaults() {
 		o.Logger = hclog.NewNullLogger()
 	}
 	setDefault(&o.MaxMessageSize, 1<<20)
+	setDefault(&o.AuthMessageSize, preAuthMessageSize)
 	setDefault(&o.EventRate, 100)
 	setDefault(&o.EventBurst, 200)
 	setDefault(&o.RateLimitStrikes, 100)

@@ -90,6 +90,21 @@ type member struct {
 	conns int
 }
 
+// membership is one connection's side of a session it joined: the session, and the
+// lifetime of the calls made for it (WebRTC offers, clips), which leaving it ends.
+type membership struct {
+	sess   *session
+	ctx    context.Context // cancelled when the connection leaves the session or ends
+	cancel context.CancelFunc
+	calls  sync.WaitGroup // running calls started with goAsync for this membership
+}
+
+func newMembership(c *conn, sess *session) *membership {
+	m := &membership{sess: sess}
+	m.ctx, m.cancel = context.WithCancel(c.ctx)
+	return m
+}
+
 func (r *registry) get(id string) *session {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -318,8 +333,8 @@ func (s *Server) leaveAll(c *conn, reason string) {
 	sessions := c.sessions
 	c.sessions = nil
 	c.mu.Unlock()
-	for id, sess := range sessions {
-		s.detach(c, sess, id, func() {
+	for id, m := range sessions {
+		s.detach(c, m, id, func() {
 			s.publish(Message{SessionID: id, Event: protocol.EventUserDisconnected, ExceptUserID: c.userID(),
 				Payload: mustJSON(protocol.UserDisconnected{SessionID: id, UserID: c.userID(), Reason: reason})})
 		})
@@ -327,12 +342,18 @@ func (s *Server) leaveAll(c *conn, reason string) {
 }
 
 // detach is what leaving a session costs a connection, whether it left or was lost:
-// membership, streams, peer connection. announce runs when the user has no other
-// connection in the session.
+// membership, running calls, streams, peer connection. announce runs when the user
+// has no other connection in the session.
 //
-// Streams are drained and the peer connection closed while the connection is still a
-// member, so a leaver still receives the finals of its own audio.
-func (s *Server) detach(c *conn, sess *session, id string, announce func()) {
+// Calls made for the session (an offer, a clip) are cancelled and waited for first,
+// so none completes after the leave: an offer that got its peer connection anyway
+// has it closed just below, and nothing of theirs is published once the connection
+// is out. Streams are drained and the peer connection closed while the connection is
+// still a member, so a leaver still receives the finals of its own audio.
+func (s *Server) detach(c *conn, m *membership, id string, announce func()) {
+	sess := m.sess
+	m.cancel()
+	m.calls.Wait()
 	c.stopStreams(id)
 	if p := s.getPeers(); p != nil {
 		if err := p.Close(c.peerOwner(id, sess.pipeline)); err != nil {

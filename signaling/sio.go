@@ -89,6 +89,7 @@ func (c *conn) runSocketIO(token string, hasToken bool) {
 		c.teardown()
 		return
 	}
+	c.authenticated()
 	c.asm = socketio.NewAssembler(maxSIOAttachments, int(c.s.opts.MaxMessageSize))
 	go c.sioLoop()
 }
@@ -131,7 +132,7 @@ func (c *conn) sioConnect(token string, hasToken bool) bool {
 		case socketio.EnginePong, socketio.EngineNoop:
 			continue
 		case socketio.EnginePing:
-			c.enqueue(outItem{data: []byte(socketio.PongFrame)})
+			c.enqueue(outItem{data: sioPong, kind: outPong})
 			continue
 		case socketio.EngineClose:
 			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
@@ -196,7 +197,7 @@ func (c *conn) readSocketIO() bool {
 		case socketio.EnginePong, socketio.EngineNoop:
 			continue
 		case socketio.EnginePing:
-			c.enqueue(outItem{data: []byte(socketio.PongFrame)})
+			c.enqueue(outItem{data: sioPong, kind: outPong})
 			continue
 		case socketio.EngineClose:
 			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
