@@ -116,7 +116,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go handleSignals(cancel, log)
+	returned := make(chan struct{}) // closed when serve returns: the signal handler ends
+	defer close(returned)
+	go handleSignals(cancel, log, returned)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -248,16 +250,25 @@ func randomSecret() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// handleSignals cancels on the first SIGINT/SIGTERM and forces exit on the second.
-func handleSignals(cancel context.CancelFunc, log hclog.Logger) {
+// handleSignals cancels on the first SIGINT/SIGTERM and forces exit on the second,
+// until done is closed.
+func handleSignals(cancel context.CancelFunc, log hclog.Logger, done <-chan struct{}) {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	s := <-sig
-	log.Info("shutting down; send the signal again to force", "signal", s.String())
-	cancel()
-	<-sig
-	log.Warn("forced exit")
-	os.Exit(1)
+	defer signal.Stop(sig)
+	select {
+	case s := <-sig:
+		log.Info("shutting down; send the signal again to force", "signal", s.String())
+		cancel()
+	case <-done:
+		return
+	}
+	select {
+	case <-sig:
+		log.Warn("forced exit")
+		os.Exit(1)
+	case <-done:
+	}
 }
 
 func newLogger(format, level string, w io.Writer) (hclog.Logger, error) {
