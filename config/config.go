@@ -177,6 +177,8 @@ type Sessions struct {
 	CleanupInterval time.Duration
 	InactiveAfter   time.Duration
 	MaxUsers        int
+	// MaxSessions bounds the sessions a node holds, empty ones awaiting removal included.
+	MaxSessions int
 	// StatusRoles are the roles allowed to change a session's status.
 	StatusRoles []string
 }

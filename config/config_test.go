@@ -222,6 +222,7 @@ func TestFullFile(t *testing.T) {
 		{"cleanup_interval", c.Sessions.CleanupInterval, time.Minute},
 		{"inactive_after", c.Sessions.InactiveAfter, 2 * time.Hour},
 		{"max_users", c.Sessions.MaxUsers, 4},
+		{"max_sessions", c.Sessions.MaxSessions, 500},
 		{"status_roles", c.Sessions.StatusRoles, []string{"admin"}},
 		{"webrtc.enabled", c.WebRTC.Enabled, false},
 		{"udp ports", [2]uint16{c.WebRTC.UDPPortMin, c.WebRTC.UDPPortMax}, [2]uint16{40000, 40009}},

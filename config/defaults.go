@@ -40,6 +40,7 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 			CleanupInterval: 5 * time.Minute,
 			InactiveAfter:   30 * time.Minute,
 			MaxUsers:        16,
+			MaxSessions:     10000,
 			StatusRoles:     []string{"interviewer", "admin"},
 		},
 		WebRTC: WebRTC{

@@ -179,6 +179,7 @@ type sessionsBody struct {
 	CleanupInterval hcl.Expression `hcl:"cleanup_interval,optional"`
 	InactiveAfter   hcl.Expression `hcl:"inactive_after,optional"`
 	MaxUsers        hcl.Expression `hcl:"max_users,optional"`
+	MaxSessions     hcl.Expression `hcl:"max_sessions,optional"`
 	StatusRoles     hcl.Expression `hcl:"status_roles,optional"`
 }
 
@@ -310,6 +311,7 @@ func (d *decoder) root(body hcl.Body) {
 		d.setDuration("sessions.cleanup_interval", b.CleanupInterval, &s.CleanupInterval)
 		d.setDuration("sessions.inactive_after", b.InactiveAfter, &s.InactiveAfter)
 		d.setInt("sessions.max_users", b.MaxUsers, &s.MaxUsers)
+		d.setInt("sessions.max_sessions", b.MaxSessions, &s.MaxSessions)
 		d.setStrings("sessions.status_roles", b.StatusRoles, &s.StatusRoles)
 	}
 	if b := r.WebRTC; b != nil {

@@ -315,6 +315,7 @@ func (v *validator) sessions() {
 	v.positiveDuration("sessions.cleanup_interval", s.CleanupInterval)
 	v.positiveDuration("sessions.inactive_after", s.InactiveAfter)
 	v.atLeast("sessions.max_users", s.MaxUsers, 1)
+	v.atLeast("sessions.max_sessions", s.MaxSessions, 1)
 	v.roles("sessions.status_roles", s.StatusRoles)
 }
 

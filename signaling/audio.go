@@ -301,6 +301,14 @@ func handleAudioStop(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
+	// Refuse before taking the stream, which stays open for a later audio:stop: a
+	// drain run inline would hold the read loop for up to DrainTimeout, longer than
+	// the heartbeat allows. Only this goroutine starts calls, so the slot checked
+	// here is still free at goAsync below.
+	if c.asyncBusy(maxAsyncPerConn) {
+		c.fail(req, tooManyInFlight(id))
+		return
+	}
 	var drain func(ctx context.Context) error
 	if st := c.takeStream(id); st != nil {
 		drain = st.ms.Stop
@@ -331,9 +339,14 @@ func handleAudioStop(s *Server, c *conn, req *request) {
 		c.ok(req, "", nil)
 	}
 	if !c.goAsync(nil, maxAsyncPerConn, func(ctx context.Context) { run(ctx, &r) }) {
-		// Too many calls in flight: drain inline rather than leak the stream.
+		// Not reached (the slot was checked above); drain inline rather than leak the stream.
 		run(c.ctx, req)
 	}
+}
+
+// tooManyInFlight refuses a long request beyond maxAsyncPerConn.
+func tooManyInFlight(id string) *protocol.Error {
+	return &protocol.Error{Code: protocol.CodeRateLimited, Message: "too many requests in flight on this connection", SessionID: id}
 }
 
 // takeStream removes c's stream in a session (and the binary target when it is that
@@ -402,7 +415,7 @@ func handleTranscriptionRequest(s *Server, c *conn, req *request) {
 		c.ok(&r, "", nil)
 	})
 	if !started {
-		c.fail(req, &protocol.Error{Code: protocol.CodeRateLimited, Message: "too many requests in flight on this connection", SessionID: p.SessionID})
+		c.fail(req, tooManyInFlight(p.SessionID))
 	}
 }
 
@@ -462,7 +475,7 @@ func handleWebRTCOffer(s *Server, c *conn, req *request) {
 		c.ok(&r, protocol.EventWebRTCAnswer, protocol.WebRTCOffer{SessionID: p.SessionID, SDP: answer})
 	})
 	if !started {
-		c.fail(req, &protocol.Error{Code: protocol.CodeRateLimited, Message: "too many requests in flight on this connection", SessionID: p.SessionID})
+		c.fail(req, tooManyInFlight(p.SessionID))
 	}
 }
 

@@ -582,6 +582,13 @@ func (c *conn) teardown() {
 	c.s.unregister(c, reason)
 }
 
+// asyncBusy reports whether limit calls started with goAsync are running.
+func (c *conn) asyncBusy(limit int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending >= limit
+}
+
 // goAsync runs f on a goroutine the connection owns (waited for in teardown), for
 // calls that may take long: draining a stream, a clip, a WebRTC offer. With a
 // membership m, f gets m's context and leaving the session cancels f and waits for

@@ -40,6 +40,10 @@ func init() {
 // EventAuthRefreshed is the reply to auth:refresh (extension): {"userId","expiresAt"}.
 const EventAuthRefreshed = "auth:refreshed"
 
+// CodeSessionLimit (extension) refuses a join that would create a session on a node
+// already holding Options.MaxSessions; joining an existing session still works.
+const CodeSessionLimit = "SESSION_LIMIT"
+
 // errorEventFor names the error event of an event's family.
 func errorEventFor(event string) string {
 	switch {
@@ -212,7 +216,7 @@ func handleJoin(s *Server, c *conn, req *request) {
 		}
 	}
 	// A join without a pipeline takes the session's, whatever it is.
-	res := s.reg.joinWith(c, id, pipeline, defPipeline, s.opts.MaxUsersPerSession)
+	res := s.reg.joinWith(c, id, pipeline, defPipeline, s.opts.MaxUsersPerSession, s.opts.MaxSessions)
 	if res.failCode != "" {
 		refuse(res.failCode, res.failMsg)
 		return

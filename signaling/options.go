@@ -22,6 +22,8 @@ type Media interface {
 	// TranscribeClip returns once the clip's final was published to the session.
 	TranscribeClip(ctx context.Context, spec protocol.StreamSpec, audio []byte, requestID string) error
 	// CloseSession tells the runtime the session is gone: close its streams and suggester.
+	// It must return at once and not call back into the gateway: it is called with the
+	// session registry locked, so that no join recreates the session meanwhile.
 	CloseSession(sessionID string)
 }
 
@@ -95,6 +97,9 @@ type Options struct {
 	AuthTimeout        time.Duration // life of an unauthenticated connection (10 s)
 	MaxSessionsPerConn int           // (8)
 	MaxUsersPerSession int           // distinct users (16)
+	// MaxSessions bounds the sessions this node holds, empty ones awaiting cleanup
+	// included (10000). A join that would create one more gets SESSION_LIMIT.
+	MaxSessions int
 	// AudioBytesPerSecond limits each audio stream's inbound bytes (256 KiB/s).
 	AudioBytesPerSecond int
 	CleanupInterval     time.Duration // how often empty sessions are scanned (5 min)
@@ -149,6 +154,7 @@ func (o *Options) setDefaults() {
 	setDefault(&o.AuthTimeout, 10*time.Second)
 	setDefault(&o.MaxSessionsPerConn, 8)
 	setDefault(&o.MaxUsersPerSession, 16)
+	setDefault(&o.MaxSessions, 10000)
 	setDefault(&o.AudioBytesPerSecond, 256<<10)
 	setDefault(&o.CleanupInterval, 5*time.Minute)
 	setDefault(&o.InactiveAfter, 30*time.Minute)

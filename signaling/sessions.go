@@ -135,13 +135,20 @@ type joinResult struct {
 }
 
 // joinWith adds c to session id, creating it (status waiting, pipeline defPipeline)
-// if new. A non-empty pipeline must match the session's.
-func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, maxUsers int) joinResult {
+// if new and the node holds fewer than maxSessions. A non-empty pipeline must match
+// the session's.
+func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, maxUsers, maxSessions int) joinResult {
 	var res joinResult
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.sessions[id]
 	if s == nil {
+		// Empty sessions stay until cleanup, so join/leave churn over new ids would
+		// otherwise grow the registry without bound.
+		if len(r.sessions) >= maxSessions {
+			res.failCode, res.failMsg = CodeSessionLimit, "the server holds too many sessions; try again later"
+			return res
+		}
 		s = &session{id: id, pipeline: defPipeline, status: protocol.StatusWaiting,
 			conns: make(map[*conn]struct{}), users: make(map[string]*member)}
 		res.created = true
@@ -252,8 +259,14 @@ func (s *Server) cleanupLoop() {
 }
 
 // cleanup removes the sessions that have been empty for InactiveAfter at now.
+//
+// The runtime is told while the registry is still locked: once it is unlocked, a
+// join may create the session again and an audio:start open a new runtime session
+// under the same id, which a late CloseSession would shut down. CloseSession does
+// not wait (see Media).
 func (s *Server) cleanup(now time.Time) []string {
 	var gone []string
+	media := s.getMedia()
 	s.reg.mu.Lock()
 	for id, sess := range s.reg.sessions {
 		sess.mu.RLock()
@@ -262,16 +275,14 @@ func (s *Server) cleanup(now time.Time) []string {
 		if idle {
 			delete(s.reg.sessions, id)
 			gone = append(gone, id)
+			if media != nil {
+				media.CloseSession(id)
+			}
 		}
 	}
 	n := len(s.reg.sessions)
 	s.reg.mu.Unlock()
 	s.m.sessions.Set(float64(n))
-	if media := s.getMedia(); media != nil {
-		for _, id := range gone {
-			media.CloseSession(id)
-		}
-	}
 	if len(gone) > 0 {
 		s.log.Debug("removed inactive sessions", "count", len(gone))
 	}

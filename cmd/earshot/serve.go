@@ -165,6 +165,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		AuthTimeout:         cfg.Server.AuthTimeout,
 		MaxSessionsPerConn:  cfg.Server.MaxSessionsPerConnection,
 		MaxUsersPerSession:  cfg.Sessions.MaxUsers,
+		MaxSessions:         cfg.Sessions.MaxSessions,
 		AudioBytesPerSecond: int(cfg.Server.AudioRateLimit),
 		CleanupInterval:     cfg.Sessions.CleanupInterval,
 		InactiveAfter:       cfg.Sessions.InactiveAfter,

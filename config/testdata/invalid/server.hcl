@@ -10,6 +10,7 @@ server {
 
 sessions {
   max_users    = -1       # want: Value out of range
+  max_sessions = 0        # want: Value out of range
   status_roles = ["boss"] # want: Unknown role
 }
 

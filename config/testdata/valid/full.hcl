@@ -32,6 +32,7 @@ sessions {
   cleanup_interval = "1m"
   inactive_after   = "2h"
   max_users        = 4
+  max_sessions     = 500
   status_roles     = ["admin"]
 }
 
