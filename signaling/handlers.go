@@ -40,9 +40,6 @@ func init() {
 // EventAuthRefreshed is the reply to auth:refresh (extension): {"userId","expiresAt"}.
 const EventAuthRefreshed = "auth:refreshed"
 
-// CodeSessionLimit (extension) refuses a join that would create a session on a node
-// already holding Options.MaxSessions; joining an existing session still works.
-const CodeSessionLimit = "SESSION_LIMIT"
 
 // errorEventFor names the error event of an event's family.
 func errorEventFor(event string) string {

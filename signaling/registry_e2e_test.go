@@ -26,16 +26,16 @@ func TestSessionLimit(t *testing.T) {
 		alice.expect(protocol.EventSessionLeft)
 	}
 	id := alice.request(protocol.EventSessionJoin, map[string]string{"sessionId": "s4"})
-	perr := alice.expectErr(protocol.EventSessionError, CodeSessionLimit)
+	perr := alice.expectErr(protocol.EventSessionError, protocol.CodeSessionLimit)
 	if perr.SessionID != "s4" {
 		t.Fatalf("sessionId %q, want s4", perr.SessionID)
 	}
-	if ack := alice.expectAck(id); ack.Error == nil || ack.Error.Code != CodeSessionLimit {
+	if ack := alice.expectAck(id); ack.Error == nil || ack.Error.Code != protocol.CodeSessionLimit {
 		t.Fatalf("ack %s, want SESSION_LIMIT", ack.raw)
 	}
 	// Another connection gets the same refusal; existing sessions still take joins.
 	bob.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s5"})
-	bob.expectErr(protocol.EventSessionError, CodeSessionLimit)
+	bob.expectErr(protocol.EventSessionError, protocol.CodeSessionLimit)
 	bob.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s2"})
 	bob.expect(protocol.EventSessionJoined)
 
@@ -50,7 +50,7 @@ func TestSessionLimit(t *testing.T) {
 	alice.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s6"})
 	alice.expect(protocol.EventSessionJoined)
 	alice.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s7"})
-	alice.expectErr(protocol.EventSessionError, CodeSessionLimit)
+	alice.expectErr(protocol.EventSessionError, protocol.CodeSessionLimit)
 	bob.sync()
 }
 

@@ -146,7 +146,7 @@ func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, maxUsers,
 		// Empty sessions stay until cleanup, so join/leave churn over new ids would
 		// otherwise grow the registry without bound.
 		if len(r.sessions) >= maxSessions {
-			res.failCode, res.failMsg = CodeSessionLimit, "the server holds too many sessions; try again later"
+			res.failCode, res.failMsg = protocol.CodeSessionLimit, "the server holds too many sessions; try again later"
 			return res
 		}
 		s = &session{id: id, pipeline: defPipeline, status: protocol.StatusWaiting,

@@ -76,6 +76,9 @@ const (
 	CodeStreamExists    = "STREAM_EXISTS"
 	CodeFallingBehind   = "FALLING_BEHIND"
 	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
+	// CodeSessionLimit refuses a join that would create a session on a node that
+	// already holds its maximum; joining an existing session still works.
+	CodeSessionLimit = "SESSION_LIMIT"
 )
 
 // WebSocket close codes.
