@@ -4,9 +4,11 @@
 // streams the answer back as a growing suggestion set.
 //
 // Each question gets one set, sent again (same ID, Final=false) as tokens arrive,
-// at most every update_interval or whenever a line completes, then once more with
-// Final=true. A new question cancels the generation in progress and its set
-// supersedes the previous one. Failed requests are retried (connection errors,
+// at most every update_interval or whenever a suggestion (line) completes, then
+// once more with Final=true. A set holds at most max_suggestions suggestions:
+// once that many lines are complete the answer is not read further. A new
+// question cancels the generation in progress and its set supersedes the
+// previous one. Failed requests are retried (connection errors,
 // 429, 5xx) a bounded number of times before any text arrived; a question whose
 // generation fails gets no set (the failure is logged) and the stream keeps
 // serving the next questions.
@@ -23,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"text/template"
@@ -86,6 +89,7 @@ type Settings struct {
 	DetectQuestions  bool         `json:"detect_questions"`
 	UpdateInterval   sdk.Duration `json:"update_interval"`
 	MaxResponseBytes int64        `json:"max_response_bytes"`
+	MaxSuggestions   int          `json:"max_suggestions"`
 }
 
 func defaultSettings() Settings {
@@ -103,6 +107,7 @@ func defaultSettings() Settings {
 		DetectQuestions:  true,
 		UpdateInterval:   sdk.Duration(100 * time.Millisecond),
 		MaxResponseBytes: 1 << 20,
+		MaxSuggestions:   10,
 	}
 }
 
@@ -165,6 +170,8 @@ func (l *LLM) ConfigSchema() sdk.Schema {
 			Description: "Shortest time between two updates of a growing suggestion set."},
 		{Name: "max_response_bytes", Type: sdk.TypeSize, Default: d.MaxResponseBytes,
 			Description: "Largest response body read from the server."},
+		{Name: "max_suggestions", Type: sdk.TypeNumber, Default: d.MaxSuggestions,
+			Description: "Most suggestions (lines) in one set; the answer is not read further once that many lines are complete."},
 	}}
 }
 
@@ -216,6 +223,8 @@ func (l *LLM) Configure(ctx context.Context, cfg sdk.Config) error {
 		return sdk.Errorf(sdk.CodeBadConfig, "update_interval must not be negative")
 	case s.MaxResponseBytes < 1024:
 		return sdk.Errorf(sdk.CodeBadConfig, "max_response_bytes must be at least 1KiB")
+	case s.MaxSuggestions < 1 || s.MaxSuggestions > 100:
+		return sdk.Errorf(sdk.CodeBadConfig, "max_suggestions must be between 1 and 100, got %d", s.MaxSuggestions)
 	}
 	roles := map[string]bool{}
 	for _, r := range s.TriggerRoles {
@@ -264,7 +273,13 @@ func (l *LLM) Close() error {
 func chatURL(base string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(base))
 	if err != nil {
-		return "", err
+		// A *url.Error quotes the whole URL, and its reason may quote a piece
+		// of it (a "port" cut from user info): either may hold a credential.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("not a valid URL: %s", quoted.ReplaceAllString(err.Error(), `"…"`))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return "", fmt.Errorf("%q is not an http(s) URL", redactURL(base))
@@ -274,6 +289,9 @@ func chatURL(base string) (string, error) {
 	}
 	return u.String(), nil
 }
+
+// quoted matches the %q-quoted parts of a url.Parse error.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 // redactURL drops the query string and user info of a URL for logging.
 func redactURL(s string) string {
@@ -398,6 +416,7 @@ func (s *sessionState) start(ctx context.Context, u sdk.Utterance, question stri
 		client:   s.client,
 		out:      s.out,
 		interval: time.Duration(s.settings.UpdateInterval),
+		limit:    s.settings.MaxSuggestions,
 		set: sdk.SuggestionSet{
 			ID: s.prefixedID(s.n), UtteranceID: u.UtteranceID, Question: question, Supersedes: s.lastSent,
 		},
@@ -422,14 +441,19 @@ type generation struct {
 	client   *client
 	out      sdk.SuggestionSink
 	interval time.Duration
+	limit    int // max_suggestions
 	set      sdk.SuggestionSet
 	req      chatRequest
 
-	text     strings.Builder
+	complete []sdk.Suggestion // from the lines completed so far, at most limit
+	line     strings.Builder  // the line still growing
 	lastSend time.Time
-	lines    int // complete lines at the last send
+	lastN    int // len(complete) at the last send
 	sent     bool
 }
+
+// errSetFull stops reading an answer once the set holds limit suggestions.
+var errSetFull = errors.New("suggestion set full")
 
 func (g *generation) run(ctx context.Context) generationResult {
 	started := time.Now()
@@ -438,6 +462,10 @@ func (g *generation) run(ctx context.Context) generationResult {
 	}
 	onDelta := func(piece string) error { return g.delta(ctx, piece) }
 	res, err := g.client.complete(ctx, g.req, onDelta, onRetry)
+	if errors.Is(err, errSetFull) {
+		g.log.Debug("suggestion set full; the rest of the answer is not read", "suggestions", g.limit)
+		err, res.stream.done = nil, true
+	}
 	if ctx.Err() != nil {
 		// Superseded by a newer question or the stream ended: the new set
 		// supersedes whatever of this one was sent.
@@ -456,7 +484,7 @@ func (g *generation) run(ctx context.Context) generationResult {
 	if res.stream.malformed > 0 {
 		g.log.Warn("skipped malformed stream lines", "count", res.stream.malformed)
 	}
-	suggestions := split(g.text.String(), true)
+	suggestions := g.suggestions(true)
 	if len(suggestions) == 0 {
 		g.log.Warn("chat completion returned no text")
 		return generationResult{sent: g.sent}
@@ -472,17 +500,32 @@ func (g *generation) run(ctx context.Context) generationResult {
 	return generationResult{sent: true}
 }
 
-// delta grows the text and sends an update when a line completed or the update
-// interval passed.
+// delta grows the text and sends an update when a suggestion completed or the
+// update interval passed. Lines are split as they complete, so each piece of
+// text is looked at once however long the answer; blank lines and bare list
+// markers complete no suggestion and so cannot force an update.
 func (g *generation) delta(ctx context.Context, piece string) error {
-	g.text.WriteString(piece)
-	text := g.text.String()
-	lines := strings.Count(text, "\n")
+	for {
+		i := strings.IndexByte(piece, '\n')
+		if i < 0 {
+			g.line.WriteString(piece)
+			break
+		}
+		g.line.WriteString(piece[:i])
+		g.complete = append(g.complete, split(g.line.String(), true)...)
+		g.line.Reset()
+		piece = piece[i+1:]
+		if len(g.complete) >= g.limit {
+			// The final set is sent by run.
+			g.complete = g.complete[:g.limit]
+			return errSetFull
+		}
+	}
 	now := time.Now()
-	if lines == g.lines && now.Sub(g.lastSend) < g.interval {
+	if len(g.complete) == g.lastN && now.Sub(g.lastSend) < g.interval {
 		return nil
 	}
-	suggestions := split(text, false)
+	suggestions := g.suggestions(false)
 	if len(suggestions) == 0 {
 		return nil
 	}
@@ -491,8 +534,17 @@ func (g *generation) delta(ctx context.Context, piece string) error {
 	if err := g.out.Send(ctx, g.set); err != nil {
 		return fmt.Errorf("send suggestions: %w", err)
 	}
-	g.sent, g.lastSend, g.lines = true, now, lines
+	g.sent, g.lastSend, g.lastN = true, now, len(g.complete)
 	return nil
+}
+
+// suggestions returns the set's suggestions so far: the completed lines, then
+// the growing one (unless final, only once it has a few characters), at most
+// limit.
+func (g *generation) suggestions(final bool) []sdk.Suggestion {
+	out := append([]sdk.Suggestion(nil), g.complete...)
+	out = append(out, split(g.line.String(), final)...)
+	return out[:min(len(out), g.limit)]
 }
 
 // number gives the suggestions IDs that stay stable as the set grows (lines

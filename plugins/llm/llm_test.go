@@ -658,6 +658,8 @@ func TestConfigureErrors(t *testing.T) {
 		"timeout":        {"timeout": "0s"},
 		"bad duration":   {"timeout": "soon"},
 		"response bound": {"max_response_bytes": 10},
+		"no suggestions": {"max_suggestions": 0},
+		"too many":       {"max_suggestions": 101},
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -746,5 +748,168 @@ func TestUpdatesAreRateLimited(t *testing.T) {
 	}
 	if got := sets[2].Suggestions; len(got) != 2 || got[1].Text != "def" {
 		t.Errorf("final %+v", got)
+	}
+}
+
+func TestFinishReasonEndsAnswer(t *testing.T) {
+	blocked := make(chan struct{}) // closed once the answer is out and the handler waits
+	release := make(chan struct{}) // lets the handler return
+	defer close(release)
+	srv := newFakeServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"- one\\n- two\"}}]}\n\n")
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n")
+		w.(http.Flusher).Flush()
+		close(blocked)
+		<-release // no [DONE], connection held open, even after the client hangs up
+	})
+	cfg := baseConfig(srv)
+	cfg["timeout"] = "1h" // only the finish_reason can end this answer within the test
+	l, logs := configure(t, cfg)
+	s := start(t, l, logs)
+	s.say("u1", "interviewer", "tell me about yourself")
+	// The handler returns only once release is closed, after these checks: the
+	// final set must come while it still holds the connection open.
+	sets := s.untilFinal()
+	<-blocked
+	final := sets[len(sets)-1]
+	if len(final.Suggestions) != 2 || final.Suggestions[1].Text != "two" {
+		t.Errorf("final %+v", final.Suggestions)
+	}
+	for _, bad := range []string{"ended early", "without [DONE]", "deadline"} {
+		if strings.Contains(logs.String(), bad) {
+			t.Errorf("log has %q:\n%s", bad, logs.String())
+		}
+	}
+	if err := s.end(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSetIsCapped(t *testing.T) {
+	const limit = 4
+	hungUp := make(chan struct{})
+	srv := newFakeServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fl := w.(http.Flusher)
+		// A runaway answer of short lines: no finish_reason, no [DONE], no end
+		// until the client stops reading.
+		for i := 1; ; i++ {
+			fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":\"- p%d\\n\"}}]}\n\n", i)
+			fl.Flush()
+			if i == 2*limit {
+				break
+			}
+		}
+		<-r.Context().Done()
+		close(hungUp)
+	})
+	cfg := baseConfig(srv) // update_interval 0: every completed line is sent
+	cfg["timeout"] = "1h"
+	cfg["max_suggestions"] = limit
+	l, logs := configure(t, cfg)
+	s := start(t, l, logs)
+	s.say("u1", "interviewer", "tell me about yourself")
+	sets := s.untilFinal()
+	select {
+	case <-hungUp:
+	case <-time.After(wait):
+		t.Fatal("the client kept reading a full set's answer")
+	}
+	if err := s.end(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sets) > limit {
+		t.Errorf("%d updates for a set of %d lines", len(sets), limit)
+	}
+	for i, set := range sets {
+		if len(set.Suggestions) > limit {
+			t.Errorf("update %d holds %d suggestions, more than %d", i, len(set.Suggestions), limit)
+		}
+	}
+	var got []string
+	for _, sg := range sets[len(sets)-1].Suggestions {
+		got = append(got, sg.Text)
+	}
+	if fmt.Sprint(got) != "[p1 p2 p3 p4]" {
+		t.Errorf("final %v", got)
+	}
+	if strings.Contains(logs.String(), "ended early") || strings.Contains(logs.String(), "without [DONE]") {
+		t.Errorf("a full set was logged as a failure:\n%s", logs.String())
+	}
+}
+
+func TestLongAnswerIsCappedAtDefault(t *testing.T) {
+	// 1 MiB of short lines in one response.
+	srv := newFakeServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		b := []byte("data: {\"choices\":[{\"delta\":{\"content\":\"- x\\n\"}}]}\n\n")
+		for written := 0; written < 1<<20; written += len(b) {
+			if _, err := w.Write(b); err != nil {
+				return // the client stopped reading
+			}
+		}
+		io.WriteString(w, "data: [DONE]\n\n")
+	})
+	l, logs := configure(t, baseConfig(srv))
+	s := start(t, l, logs)
+	s.say("u1", "interviewer", "tell me about yourself")
+	sets := s.untilFinal()
+	if err := s.end(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sets) > 10 {
+		t.Errorf("%d updates, want at most 10 (max_suggestions)", len(sets))
+	}
+	if n := len(sets[len(sets)-1].Suggestions); n != 10 {
+		t.Errorf("final holds %d suggestions, want 10 (max_suggestions)", n)
+	}
+}
+
+func TestEmptyLinesDoNotForceUpdates(t *testing.T) {
+	pieces := []string{"- start"}
+	for i := 0; i < 1000; i++ {
+		pieces = append(pieces, "\n", " ", "-", "\n", "*\n", "\n\n")
+	}
+	pieces = append(pieces, "- end")
+	srv := newFakeServer(t, func(n int, w http.ResponseWriter, r *http.Request) { streamChunks(w, pieces...) })
+	cfg := baseConfig(srv)
+	cfg["update_interval"] = "1h"
+	l, logs := configure(t, cfg)
+	s := start(t, l, logs)
+	s.say("u1", "interviewer", "tell me about yourself")
+	sets := s.untilFinal()
+	if err := s.end(); err != nil {
+		t.Fatal(err)
+	}
+	// The first text, the line "- start" completed, the final.
+	if len(sets) != 3 {
+		t.Fatalf("got %d updates, want 3", len(sets))
+	}
+	var got []string
+	for _, sg := range sets[2].Suggestions {
+		got = append(got, sg.Text)
+	}
+	if fmt.Sprint(got) != "[start end]" {
+		t.Errorf("final %v", got)
+	}
+}
+
+func TestBadBaseURLIsRedacted(t *testing.T) {
+	for _, base := range []string{
+		"https://h:80a/v1?api-key=SECRET",
+		"https://user:SECRET/x@h/v1", // user info cut at the "/": the "port" is the password
+		"https://h/v1/%zz?api-key=SECRET",
+		"https://h:80a/v1#SECRET",
+	} {
+		raw, _ := json.Marshal(map[string]any{"base_url": base})
+		err := NewWithLogger(hclog.NewNullLogger()).Configure(context.Background(), sdk.NewConfig(raw))
+		var se *sdk.StreamError
+		if !errors.As(err, &se) || se.Code != sdk.CodeBadConfig {
+			t.Fatalf("%s: got %v, want BAD_CONFIG", base, err)
+		}
+		if strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "base_url") {
+			t.Errorf("%s: %v", base, err)
+		}
 	}
 }

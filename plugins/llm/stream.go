@@ -59,8 +59,9 @@ func (e *apiError) String() string {
 // parseStream reads a text/event-stream of chat.completion.chunk objects from r
 // (at most maxBytes) and calls onDelta with each piece of content, in order. It
 // skips comments, other SSE fields and malformed data lines (counted in the
-// result), stops at "[DONE]", and returns an error when the server sends an
-// error object, a line is too long, or the response is larger than maxBytes.
+// result), stops at "[DONE]" or a finish_reason, and returns an error when the
+// server sends an error object, a line is too long, or the response is larger
+// than maxBytes.
 func parseStream(r io.Reader, maxBytes int64, onDelta func(string) error) (streamResult, error) {
 	var res streamResult
 	lr := &io.LimitedReader{R: r, N: maxBytes + 1}
@@ -98,7 +99,11 @@ func parseStream(r io.Reader, maxBytes int64, onDelta func(string) error) (strea
 			}
 		}
 		if ch.FinishReason != nil && *ch.FinishReason != "" {
+			// The request asks for one choice and no usage chunk, so the
+			// answer is complete: stop here rather than wait for a "[DONE]"
+			// some servers never send while they keep the connection open.
 			res.done = true
+			return res, nil
 		}
 	}
 	if lr.N <= 0 {
