@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -59,7 +60,7 @@ func newOpusStream(container string, cfg config, o *output) (*opusStream, error)
 	return s, nil
 }
 
-func (s *opusStream) write(chunk []byte) error {
+func (s *opusStream) write(ctx context.Context, chunk []byte) error {
 	var err error
 	switch s.container {
 	case "webm":
@@ -69,13 +70,13 @@ func (s *opusStream) write(chunk []byte) error {
 					return err
 				}
 			}
-			return s.packet(p.Data, -1, p.DiscardPadding)
+			return s.packet(ctx, p.Data, -1, p.DiscardPadding)
 		})
 		if err != nil {
 			return classify(err, webm.ErrUnsupported, opus.ErrUnsupported, errUnsupportedCodec)
 		}
 	case "ogg":
-		err = s.ogg.Write(chunk, s.oggPacket)
+		err = s.ogg.Write(chunk, func(p ogg.Packet) error { return s.oggPacket(ctx, p) })
 		if err != nil {
 			return classify(err, opus.ErrUnsupported, errUnsupportedCodec)
 		}
@@ -86,7 +87,7 @@ func (s *opusStream) write(chunk []byte) error {
 		if len(chunk) > s.maxPacket {
 			return sdk.Errorf(sdk.CodeInvalidAudio, "%d-byte Opus packet (limit %d)", len(chunk), s.maxPacket)
 		}
-		return s.packet(chunk, -1, 0)
+		return s.packet(ctx, chunk, -1, 0)
 	}
 	return nil
 }
@@ -115,7 +116,7 @@ func (s *opusStream) setPreSkip(skip48 int64) {
 	s.preSkip = int(skip48 * int64(s.dec.Rate()) / 48000)
 }
 
-func (s *opusStream) oggPacket(p ogg.Packet) error {
+func (s *opusStream) oggPacket(ctx context.Context, p ogg.Packet) error {
 	if p.BOS {
 		// A new link of a chained stream has its own headers, pre-skip and
 		// granule positions.
@@ -140,7 +141,7 @@ func (s *opusStream) oggPacket(p ogg.Packet) error {
 		}
 		return nil
 	}
-	return s.packet(p.Data, granuleEnd(p), 0)
+	return s.packet(ctx, p.Data, granuleEnd(p), 0)
 }
 
 // granuleEnd is the end position, in 48 kHz samples, that an Ogg end-of-stream
@@ -157,7 +158,7 @@ var errUnsupportedCodec = errors.New("unsupported codec")
 // packet decodes one Opus packet. end, when not -1, is the granule position the
 // stream ends at: samples past it are padding and are dropped (RFC 7845 §4.5);
 // WebM says the same with the packet's discard padding.
-func (s *opusStream) packet(data []byte, end int64, discard time.Duration) error {
+func (s *opusStream) packet(ctx context.Context, data []byte, end int64, discard time.Duration) error {
 	dur, err := opus.PacketDuration(data)
 	if err != nil {
 		return sdk.Errorf(sdk.CodeInvalidAudio, "%v", err)
@@ -169,11 +170,14 @@ func (s *opusStream) packet(data []byte, end int64, discard time.Duration) error
 	s.decoded48 += int64(dur)
 	out := s.pcm
 	if end >= 0 && s.decoded48 > end {
-		drop := int((s.decoded48 - end) * int64(s.dec.Rate()) / 48000)
-		out = out[:len(out)-min(drop, len(out))]
+		drop := min(s.decoded48-end, opus.MaxPacketDuration) * int64(s.dec.Rate()) / 48000
+		out = out[:len(out)-min(int(drop), len(out))]
 	}
 	if discard > 0 {
-		drop := int(int64(discard) * int64(s.dec.Rate()) / int64(time.Second))
+		// The demuxer refuses more than a packet holds; the bound also keeps
+		// the product in range.
+		d := min(discard, opus.MaxPacketDuration*time.Second/48000)
+		drop := int(int64(d) * int64(s.dec.Rate()) / int64(time.Second))
 		out = out[:len(out)-min(drop, len(out))]
 	}
 	if s.preSkip > 0 {
@@ -182,19 +186,17 @@ func (s *opusStream) packet(data []byte, end int64, discard time.Duration) error
 		s.preSkip -= n
 	}
 	if s.rs == nil {
-		s.out.pending = append(s.out.pending, out...)
-		return nil
+		return s.out.put(ctx, out)
 	}
 	s.f = s.f[:0]
 	for _, v := range out {
 		s.f = append(s.f, float32(v)/32768)
 	}
 	s.res = s.rs.Process(s.res[:0], s.f)
-	s.out.pending = pcm.ToS16(s.out.pending, s.res)
-	return nil
+	return s.out.putFloat(ctx, s.res)
 }
 
-func (s *opusStream) end() error {
+func (s *opusStream) end(context.Context) error {
 	var err error
 	switch s.container {
 	case "webm":
@@ -206,6 +208,7 @@ func (s *opusStream) end() error {
 		}
 	}
 	if s.rs != nil {
+		// The resampler's tail: a few milliseconds, for Decode to flush.
 		s.res = s.rs.Flush(s.res[:0])
 		s.out.pending = pcm.ToS16(s.out.pending, s.res)
 	}

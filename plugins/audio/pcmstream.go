@@ -1,6 +1,8 @@
 package audio
 
 import (
+	"context"
+
 	"github.com/earshot-dev/earshot/plugins/audio/pcm"
 	"github.com/earshot-dev/earshot/plugins/audio/resample"
 	"github.com/earshot-dev/earshot/plugins/audio/wav"
@@ -59,10 +61,9 @@ func (s *pcmStream) setup(enc pcm.Encoding, rate, channels int) error {
 	return nil
 }
 
-func (s *pcmStream) write(chunk []byte) error {
+func (s *pcmStream) write(ctx context.Context, chunk []byte) error {
 	if s.wav == nil {
-		s.samples(chunk)
-		return nil
+		return s.samples(ctx, chunk)
 	}
 	err := s.wav.Write(chunk, func(b []byte) error {
 		if s.mixer == nil {
@@ -71,8 +72,7 @@ func (s *pcmStream) write(chunk []byte) error {
 				return err
 			}
 		}
-		s.samples(b)
-		return nil
+		return s.samples(ctx, b)
 	})
 	if err != nil {
 		return classify(err, wav.ErrUnsupported)
@@ -80,17 +80,29 @@ func (s *pcmStream) write(chunk []byte) error {
 	return nil
 }
 
-func (s *pcmStream) samples(b []byte) {
-	s.mono = s.mixer.Mix(s.mono[:0], b)
-	if s.rs == nil {
-		s.out.pending = pcm.ToS16(s.out.pending, s.mono)
-		return
+// pcmPiece is how many input bytes are converted at a time: upsampling 8-bit
+// mono from 1 kHz to 48 kHz makes 48 samples of a byte, so whole chunks could
+// need hundreds of megabytes.
+const pcmPiece = 4096
+
+func (s *pcmStream) samples(ctx context.Context, b []byte) error {
+	for len(b) > 0 {
+		piece := b[:min(len(b), pcmPiece)]
+		b = b[len(piece):]
+		s.mono = s.mixer.Mix(s.mono[:0], piece)
+		out := s.mono
+		if s.rs != nil {
+			s.res = s.rs.Process(s.res[:0], s.mono)
+			out = s.res
+		}
+		if err := s.out.putFloat(ctx, out); err != nil {
+			return err
+		}
 	}
-	s.res = s.rs.Process(s.res[:0], s.mono)
-	s.out.pending = pcm.ToS16(s.out.pending, s.res)
+	return nil
 }
 
-func (s *pcmStream) end() error {
+func (s *pcmStream) end(context.Context) error {
 	if s.wav != nil {
 		if err := s.wav.End(); err != nil {
 			return classify(err, wav.ErrUnsupported)
@@ -100,6 +112,7 @@ func (s *pcmStream) end() error {
 		return nil // a WAV file with an empty data chunk
 	}
 	if s.rs != nil {
+		// The resampler's tail: a few milliseconds, for Decode to flush.
 		s.res = s.rs.Flush(s.res[:0])
 		s.out.pending = pcm.ToS16(s.out.pending, s.res)
 	}

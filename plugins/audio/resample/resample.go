@@ -11,6 +11,7 @@ package resample
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 )
 
@@ -20,6 +21,13 @@ const (
 	stopFraction = 0.5    // stop band edge, as a fraction of the lower rate
 	attenuation  = 80.0   // stop band attenuation in dB
 	maxPhases    = 1024   // above this, coefficients are interpolated between phases
+	// maxTable bounds the coefficients of one table (taps × (phases+1), 512 KiB):
+	// a large decimation ratio needs many taps, so it gets fewer phases. Its
+	// filter is narrow (cut-off ≈ 0.47 / ratio cycles per input sample) and
+	// smooth, so linear interpolation between even a few phases per input sample
+	// stays far below the stop band: 383,999 Hz → 8 kHz has 3,856 taps and 32
+	// phases.
+	maxTable = 1 << 17
 	// MinRate and MaxRate bound the rates a Resampler accepts.
 	MinRate = 1000
 	MaxRate = 384000
@@ -56,10 +64,7 @@ func New(inRate, outRate int) (*Resampler, error) {
 	width := (stop - pass) / float64(inRate)
 	n := (attenuation - 7.95) / (2.285 * 2 * math.Pi * width)
 	r.taps = int(math.Ceil(n/2)) * 2
-	r.phases = int(r.l)
-	if r.phases > maxPhases {
-		r.phases = maxPhases
-	}
+	r.phases = int(min(r.l, maxPhases, int64(max(maxTable/r.taps-1, 1))))
 	r.coef = coefficients(inRate, outRate, r.taps, r.phases, cutoff)
 	r.buf = make([]float32, r.taps/2-1)
 	r.bufStart = -int64(r.taps/2 - 1)
@@ -161,25 +166,56 @@ func (r *Resampler) run(dst []float32) []float32 {
 }
 
 // Coefficient tables are read-only once built, so streams with the same rates
-// share one (a 44.1 → 16 kHz table is about 140 KB).
+// share one (a 44.1 → 16 kHz table is about 140 KB). The cache holds at most
+// maxCacheBytes and drops the least recently used table to make room: odd
+// rates cannot pin it, and a stream keeps its own table alive however long it
+// runs.
 var (
-	tablesMu sync.Mutex
-	tables   = map[[2]int][]float32{}
+	tablesMu    sync.Mutex
+	tables      = map[[2]int][]float32{}
+	tableOrder  [][2]int // least recently used first
+	tablesBytes int
 )
 
-const maxTables = 32
+const maxCacheBytes = 4 << 20
+
+func cached(key [2]int) ([]float32, bool) {
+	tablesMu.Lock()
+	defer tablesMu.Unlock()
+	coef, ok := tables[key]
+	if ok {
+		i := slices.Index(tableOrder, key)
+		tableOrder = append(slices.Delete(tableOrder, i, i+1), key)
+	}
+	return coef, ok
+}
+
+func cache(key [2]int, coef []float32) {
+	tablesMu.Lock()
+	defer tablesMu.Unlock()
+	if _, ok := tables[key]; ok {
+		return // built by another stream meanwhile
+	}
+	size := 4 * len(coef)
+	for len(tableOrder) > 0 && tablesBytes+size > maxCacheBytes {
+		old := tableOrder[0]
+		tableOrder = tableOrder[1:]
+		tablesBytes -= 4 * len(tables[old])
+		delete(tables, old)
+	}
+	tables[key] = coef
+	tableOrder = append(tableOrder, key)
+	tablesBytes += size
+}
 
 func coefficients(inRate, outRate, taps, phases int, cutoff float64) []float32 {
 	key := [2]int{inRate, outRate}
-	tablesMu.Lock()
-	coef, ok := tables[key]
-	tablesMu.Unlock()
-	if ok {
+	if coef, ok := cached(key); ok {
 		return coef
 	}
 	beta := 0.1102 * (attenuation - 8.7)
 	half := float64(taps / 2)
-	coef = make([]float32, (phases+1)*taps)
+	coef := make([]float32, (phases+1)*taps)
 	vals := make([]float64, taps)
 	for p := 0; p <= phases; p++ {
 		frac := float64(p) / float64(phases)
@@ -197,11 +233,7 @@ func coefficients(inRate, outRate, taps, phases int, cutoff float64) []float32 {
 			row[i] = float32(v / sum) // unity gain at DC for every phase
 		}
 	}
-	tablesMu.Lock()
-	if len(tables) < maxTables {
-		tables[key] = coef
-	}
-	tablesMu.Unlock()
+	cache(key, coef)
 	return coef
 }
 

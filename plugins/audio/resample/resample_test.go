@@ -56,6 +56,12 @@ func TestToneResponse(t *testing.T) {
 		{"9kHz 44.1k→16k is stopped", 9000, 44100, 16000, -999, -40},
 		{"odd ratio 44101→16000 passes 1kHz", 1000, 44101, 16000, -0.5, 0.5},
 		{"odd ratio 44101→16000 stops 10kHz", 10000, 44101, 16000, -999, -40},
+		// Large odd ratios: few interpolated phases of a long filter.
+		{"odd ratio 383999→16000 passes 1kHz", 1000, 383999, 16000, -0.5, 0.5},
+		{"odd ratio 383999→16000 passes 6.5kHz", 6500, 383999, 16000, -0.5, 0.5},
+		{"odd ratio 383999→16000 stops 10kHz", 10000, 383999, 16000, -999, -70},
+		{"odd ratio 383999→8000 stops 9kHz", 9000, 383999, 8000, -999, -70},
+		{"odd ratio 191999→8000 stops 5kHz", 5000, 191999, 8000, -999, -70},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -96,6 +102,37 @@ func TestChunkedEqualsWhole(t *testing.T) {
 		if again := r.Flush(nil); len(again) != 0 {
 			t.Fatalf("second Flush returned %d samples", len(again))
 		}
+	}
+}
+
+// TestTableBound checks that no rate pair needs a coefficient table over
+// maxTable, whatever its ratio, and that the shared cache stays within
+// maxCacheBytes while odd rates come and go.
+func TestTableBound(t *testing.T) {
+	pairs := [][2]int{{383999, 16000}, {383999, 8000}, {384000, 1000}, {383999, 1000}, {1000, 383999}, {44101, 16000}, {8000, 383999}}
+	for i := range 40 {
+		pairs = append(pairs, [2]int{383999 - 2*i, 16000}) // odd, coprime with 16000 unless divisible by 5
+	}
+	for _, p := range pairs {
+		r, err := New(p[0], p[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(r.coef); n != (r.phases+1)*r.taps || n > maxTable || r.phases < 1 {
+			t.Fatalf("%v: %d taps × %d phases: %d coefficients (bound %d)", p, r.taps, r.phases, n, maxTable)
+		}
+		tablesMu.Lock()
+		size := tablesBytes
+		tablesMu.Unlock()
+		if size > maxCacheBytes {
+			t.Fatalf("after %v: cache holds %d bytes, bound %d", p, size, maxCacheBytes)
+		}
+	}
+	// A common rate pair is cached again after the odd ones, and shared.
+	a, _ := New(44100, 16000)
+	b, _ := New(44100, 16000)
+	if &a.coef[0] != &b.coef[0] {
+		t.Error("44.1 → 16 kHz table not shared by two streams")
 	}
 }
 

@@ -94,9 +94,14 @@ type Packet struct {
 	// Data is only valid during the callback.
 	Data []byte
 	// DiscardPadding is the duration of audio to drop from the end of this
-	// packet's decoded output (Matroska DiscardPadding, used on the last block).
+	// packet's decoded output (Matroska DiscardPadding, used on the last block;
+	// given with the block's last frame), 0 to MaxDiscardPadding.
 	DiscardPadding time.Duration
 }
+
+// MaxDiscardPadding is the most a block's DiscardPadding may trim: the 120 ms
+// an Opus packet can hold. A larger one is corrupt input.
+const MaxDiscardPadding = 120 * time.Millisecond
 
 type level struct {
 	id  uint32
@@ -258,7 +263,7 @@ func (d *Demuxer) element(b []byte, at int64, fn func(Packet) error) (int, error
 			return 0, err
 		}
 	case idSimpleBlock:
-		if err := d.block(body, fn); err != nil {
+		if err := d.block(body, 0, fn); err != nil {
 			return 0, fmt.Errorf("WebM block at byte %d: %w", at, err)
 		}
 	case idBlockGroup:
@@ -274,17 +279,17 @@ func (d *Demuxer) element(b []byte, at int64, fn func(Packet) error) (int, error
 				if len(data) > 0 && len(data) < 8 && data[0]&0x80 != 0 {
 					discard -= 1 << (8 * len(data)) // a signed integer
 				}
+				if err == nil && discard > int64(MaxDiscardPadding) {
+					err = fmt.Errorf("DiscardPadding of %d ns: more than the %v a packet can hold", discard, MaxDiscardPadding)
+				}
 				return err
 			}
 			return nil
 		})
 		if err == nil && block != nil {
-			err = d.block(block, func(p Packet) error {
-				if discard > 0 {
-					p.DiscardPadding = time.Duration(discard)
-				}
-				return fn(p)
-			})
+			// Negative padding (at the start of the block) is not used for
+			// Opus, whose pre-skip says the same; it is ignored.
+			err = d.block(block, time.Duration(max(discard, 0)), fn)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("WebM block group at byte %d: %w", at, err)
@@ -400,7 +405,9 @@ func trackEntry(b []byte) (t Track, kind uint64, err error) {
 }
 
 // block handles a (Simple)Block body: track number, timecode, flags, frames.
-func (d *Demuxer) block(b []byte, fn func(Packet) error) error {
+// discard is the block's DiscardPadding, which trims the end of the block: it
+// goes with the last frame.
+func (d *Demuxer) block(b []byte, discard time.Duration, fn func(Packet) error) error {
 	track, n, ok, err := readVint(b, 8)
 	if err != nil || !ok {
 		return errors.New("corrupt block header")
@@ -418,7 +425,7 @@ func (d *Demuxer) block(b []byte, fn func(Packet) error) error {
 		if len(data) == 0 {
 			return errors.New("empty block")
 		}
-		return fn(Packet{Data: data})
+		return fn(Packet{Data: data, DiscardPadding: discard})
 	}
 	if len(data) < 1 {
 		return errors.New("laced block without a frame count")
@@ -479,11 +486,15 @@ func (d *Demuxer) block(b []byte, fn func(Packet) error) error {
 		}
 		sizes[count-1] = len(data) - sum
 	}
-	for _, s := range sizes {
+	for i, s := range sizes {
 		if s == 0 {
 			return errors.New("empty laced frame")
 		}
-		if err := fn(Packet{Data: data[:s]}); err != nil {
+		p := Packet{Data: data[:s]}
+		if i == count-1 {
+			p.DiscardPadding = discard
+		}
+		if err := fn(p); err != nil {
 			return err
 		}
 		data = data[s:]

@@ -266,11 +266,42 @@ func TestStructure(t *testing.T) {
 	}
 }
 
+// hugeDiscard is a 7-byte DiscardPadding of 576460752303424 ns, whose product
+// with a sample rate overflows int64.
+var hugeDiscard = []byte{0x02, 0x0C, 0x49, 0xBA, 0x5E, 0x35, 0x40}
+
 func TestDiscardPadding(t *testing.T) {
-	data := stream(el(idBlockGroup, el(idBlock, []byte{0x81, 0, 0, 0, 9}), el(idDiscardPadding, []byte{0x01, 0x00})))
-	_, r := demux(t, 1<<20, data)
-	if r.err != nil || len(r.discard) != 1 || r.discard[0] != 256 {
-		t.Fatalf("%v, discard %v", r.err, r.discard)
+	group := func(block []byte, discard []byte) []byte {
+		return stream(el(idBlockGroup, el(idBlock, append([]byte{0x81, 0, 0}, block...)), el(idDiscardPadding, discard)))
+	}
+	laced := []byte{0x82, 2, 1, 1, 7, 8, 9} // three Xiph-laced 1-byte frames
+	cases := []struct {
+		name    string
+		data    []byte
+		discard []time.Duration // per packet
+		err     string
+	}{
+		{"one frame", group([]byte{0, 9}, []byte{0x01, 0x00}), []time.Duration{256}, ""},
+		{"laced: the last frame only", group(laced, []byte{0x01, 0x00}), []time.Duration{0, 0, 256}, ""},
+		{"negative: ignored", group([]byte{0, 9}, []byte{0xFF, 0x00}), []time.Duration{0}, ""},
+		{"120 ms", group([]byte{0, 9}, []byte{0x07, 0x27, 0x0E, 0x00}), []time.Duration{MaxDiscardPadding}, ""},
+		{"past 120 ms", group([]byte{0, 9}, []byte{0x07, 0x27, 0x0E, 0x01}), nil, "DiscardPadding"},
+		{"7 bytes", group([]byte{0, 9}, hugeDiscard), nil, "DiscardPadding"},
+		{"8 bytes, top bit set: negative", group([]byte{0, 9}, []byte{0xFF, 0, 0, 0, 0, 0, 0, 0}), []time.Duration{0}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, r := demux(t, 1<<20, c.data)
+			if c.err != "" {
+				if r.err == nil || !strings.Contains(r.err.Error(), c.err) {
+					t.Fatalf("error %v, want one containing %q", r.err, c.err)
+				}
+				return
+			}
+			if r.err != nil || !slices.Equal(r.discard, c.discard) {
+				t.Fatalf("%v, discard %v, want %v", r.err, r.discard, c.discard)
+			}
+		})
 	}
 }
 
@@ -299,6 +330,7 @@ func FuzzDemuxer(f *testing.F) {
 		readFile(f, "speech-live.webm")[:1500],
 		stream(simple(1, 0x82, 2, 3, 255, 45, 1, 2, 3), simple(1, 0x86, 1, 0x82, 1, 2, 3)),
 		stream(el(idBlockGroup, el(idBlock, []byte{0x81, 0, 0, 0, 9}), el(idDiscardPadding, []byte{0x01, 0x00}))),
+		stream(el(idBlockGroup, el(idBlock, []byte{0x81, 0, 0, 0x82, 2, 1, 1, 7, 8, 9}), el(idDiscardPadding, hugeDiscard))),
 	} {
 		f.Add(seed, uint16(1))
 		f.Add(seed, uint16(977))
