@@ -81,6 +81,8 @@ type Options struct {
 	// docs/plugin-system.md). A connection with fewer than about two frames per
 	// window never holds one. Default 8ms; negative turns it off.
 	CoalesceWindow time.Duration
+
+	launched func(*plugin.Client) // tests: sees every go-plugin client created
 }
 
 func (o *Options) defaults() {
@@ -120,6 +122,11 @@ type Host struct {
 	specs    map[string]Spec
 	reattach map[string]*plugin.ReattachConfig
 
+	// ctx ends when Close starts: launches and calls under way (in Stage and in
+	// the supervisors' restarts) stop, and a process still starting is killed.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	stageMu sync.Mutex // serialises Stage: start-up only, keeps one process per key
 
 	mu     sync.Mutex
@@ -132,7 +139,7 @@ type Host struct {
 type meta struct {
 	info   sdk.Info
 	schema sdk.Schema
-	spare  *conn // the process launched to ask for the schema, not configured yet
+	spare  *conn // guarded by Host.mu: the process launched to ask for the schema, not configured yet
 }
 
 // New returns a Host. It reads EARSHOT_PLUGIN_REATTACH (debug mode).
@@ -169,7 +176,15 @@ func New(opts Options) (*Host, error) {
 			h.log.Warn("attaching to a plugin started by hand (debug mode); it will not be restarted", "plugin", name)
 		}
 	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h, nil
+}
+
+// bound returns ctx, ended also when the host closes.
+func (h *Host) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(h.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // ---- launching ----
@@ -182,6 +197,10 @@ type conn struct {
 	grpc    io.Closer // the connection, closed by hand for attached plugins
 	info    sdk.Info
 	version int
+	log     hclog.Logger
+	stdio   []*lineLogger // the plugin's stdout and stderr once it serves
+	// release ends the context the process was started with; nil when attached.
+	release context.CancelFunc
 
 	killOnce sync.Once
 }
@@ -202,7 +221,10 @@ const gracePeriod = 2 * time.Second
 
 // kill ends the process and waits for go-plugin's goroutines. A failed plugin gets
 // no grace; otherwise go-plugin asks it to shut down, which a hung process never
-// answers, so the wait is bounded here.
+// answers, so the wait is bounded here. go-plugin's Kill also waits until the
+// plugin's stderr reaches end of file, which never comes while a process the
+// plugin started outside its process group (in a session of its own) holds it
+// open: that wait is bounded too, and logged.
 func (c *conn) kill(graceful bool) {
 	c.killOnce.Do(func() {
 		pid := 0
@@ -222,11 +244,31 @@ func (c *conn) kill(graceful bool) {
 				_ = c.grpc.Close()
 			}
 		}()
+		t := time.NewTimer(gracePeriod)
+		defer t.Stop()
 		select {
 		case <-done:
-		case <-time.After(gracePeriod):
-			killGroup(pid)
-			<-done
+		case <-t.C:
+			if graceful {
+				killGroup(pid)
+				t.Reset(gracePeriod)
+				select {
+				case <-done:
+				case <-t.C:
+				}
+			}
+		}
+		select {
+		case <-done:
+		default:
+			// go-plugin's goroutine finishes when the output closes.
+			c.log.Error("plugin killed, but something still holds its output open (a process it started outside its process group?); no longer waiting for it", "pid", pid)
+		}
+		if c.release != nil {
+			c.release()
+		}
+		for _, w := range c.stdio {
+			w.flush()
 		}
 	})
 }
@@ -263,8 +305,14 @@ func fileSHA256(path string) string {
 }
 
 // launch starts (or attaches to) a plugin process, handshakes, checks the API
-// version and asks for Info.
+// version and asks for Info. If ctx ends or the host closes before it is done, the
+// process is killed and launch fails.
 func (h *Host) launch(ctx context.Context, name string) (*conn, error) {
+	ctx, cancel := h.bound(ctx)
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("plugin %q: not started: %w", name, err)
+	}
 	spec := h.specs[name]
 	log := h.opts.Logger.Named(name)
 	versions := SupportedAPIVersions()
@@ -276,13 +324,20 @@ func (h *Host) launch(ctx context.Context, name string) (*conn, error) {
 		HandshakeConfig:  handshake.Config(slices.Max(versions)),
 		VersionedPlugins: sets,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Managed:          true,
-		Logger:           log,
-		GRPCDialOptions:  shim.DialOptions(),
-		StartTimeout:     h.opts.StartTimeout,
+		// Not managed: go-plugin would keep every client (with its copy of the
+		// environment, TLS key and logger) in a global list for CleanupClients,
+		// one more per restart, until the daemon exits. The host kills every
+		// process itself (Close, the supervisor, failed launches).
+		Managed:         false,
+		Logger:          log,
+		GRPCDialOptions: shim.DialOptions(),
+		StartTimeout:    h.opts.StartTimeout,
 	}
 	var path string
 	var cmd *exec.Cmd
+	var release context.CancelFunc
+	var stdio []*lineLogger
+	detach := func() bool { return true }
 	if rc, ok := h.reattach[name]; ok {
 		cfg.Reattach = rc
 		cfg.Plugins = shim.PluginSet() // go-plugin negotiates nothing on reattach
@@ -292,7 +347,19 @@ func (h *Host) launch(ctx context.Context, name string) (*conn, error) {
 		if path, err = h.find(name); err != nil {
 			return nil, err
 		}
-		cmd = exec.Command(path, spec.Args...)
+		// go-plugin's Client takes no context and waits up to StartTimeout for
+		// the handshake. The process runs under a context of its own, ended
+		// when ctx ends while the launch is under way: exec then kills the
+		// process group, which ends go-plugin's wait at once. detach cuts that
+		// link once the launch has succeeded.
+		var pctx context.Context
+		pctx, release = context.WithCancel(context.Background())
+		detach = context.AfterFunc(ctx, release)
+		cmd = exec.CommandContext(pctx, path, spec.Args...)
+		cmd.Cancel = func() error {
+			killGroup(cmd.Process.Pid)
+			return nil
+		}
 		cmd.SysProcAttr = sysProcAttr()
 		// go-plugin would put the daemon's environment after ours, so that it
 		// wins; build it ourselves so the plugin block's env wins.
@@ -313,14 +380,27 @@ func (h *Host) launch(ctx context.Context, name string) (*conn, error) {
 			sum, _ := hex.DecodeString(spec.SHA256)
 			cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 		}
+		// Once the plugin serves, go-plugin carries what it writes to os.Stdout
+		// and os.Stderr over the connection, and discards it unless told where
+		// to put it. Its original stderr (sdk.Logger, a crash's trace) is read
+		// by go-plugin itself and logged under the same name.
+		plog := log.Named(filepath.Base(path))
+		stdio = []*lineLogger{{log: plog.With("stdio", "stdout")}, {log: plog}}
+		cfg.SyncStdout, cfg.SyncStderr = stdio[0], stdio[1]
 	}
 	client := plugin.NewClient(cfg)
-	c := &conn{client: client, cmd: cmd}
+	if h.opts.launched != nil {
+		h.opts.launched(client)
+	}
+	c := &conn{client: client, cmd: cmd, log: log, stdio: stdio, release: release}
 	fail := func(err error) (*conn, error) {
 		c.kill(false)
 		return nil, err
 	}
 	rpc, err := client.Client()
+	if err != nil && ctx.Err() != nil {
+		return fail(fmt.Errorf("plugin %q (%s): not started: %w", name, path, ctx.Err()))
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
@@ -366,6 +446,10 @@ func (h *Host) launch(ctx context.Context, name string) (*conn, error) {
 		// plugin's Info disagrees with its handshake.
 		return fail(fmt.Errorf("plugin %q (%s): handshake chose API version %d but Info lists %v", name, path, c.version, info.APIVersions))
 	}
+	if !detach() {
+		// ctx ended: exec is killing the process.
+		return fail(fmt.Errorf("plugin %q (%s): not started: %w", name, path, ctx.Err()))
+	}
 	log.Debug("plugin started", "path", path, "pid", c.pid(), "api_version", c.version, "version", info.Version)
 	return c, nil
 }
@@ -402,6 +486,10 @@ func diag(summary, detail string, rng hcl.Range) hcl.Diagnostics {
 func (h *Host) Stage(ctx context.Context, kind sdk.Kind, name string, body hcl.Body, ectx *hcl.EvalContext) (*Stage, hcl.Diagnostics) {
 	h.stageMu.Lock()
 	defer h.stageMu.Unlock()
+	// Close waits for stageMu after ending h.ctx: what is under way here stops
+	// at once and kills what it launched.
+	ctx, cancel := h.bound(ctx)
+	defer cancel()
 	rng := body.MissingItemRange()
 	h.mu.Lock()
 	closed := h.closed
@@ -413,7 +501,7 @@ func (h *Host) Stage(ctx context.Context, kind sdk.Kind, name string, body hcl.B
 	if m == nil {
 		c, err := h.launch(ctx, name)
 		if err != nil {
-			return nil, diag("Plugin failed to start", err.Error(), rng)
+			return nil, h.startDiag(err, rng)
 		}
 		cctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)
 		schema, err := c.shim.ConfigSchema(cctx)
@@ -444,25 +532,30 @@ func (h *Host) Stage(ctx context.Context, kind sdk.Kind, name string, body hcl.B
 		return nil, diags
 	}
 	key := name + "\x00" + string(js)
+	_, debug := h.reattach[name]
 	h.mu.Lock()
 	p := h.procs[key]
+	conflict := false // a debug-mode plugin already serves another configuration
+	var c *conn
+	if p == nil {
+		for k := range h.procs {
+			conflict = conflict || (debug && strings.HasPrefix(k, name+"\x00"))
+		}
+		if !conflict {
+			c, m.spare = m.spare, nil
+		}
+	}
 	h.mu.Unlock()
 	if p != nil {
 		return &Stage{p: p, info: m.info}, diags
 	}
-	if _, debug := h.reattach[name]; debug {
-		for k := range h.procs {
-			if strings.HasPrefix(k, name+"\x00") {
-				return nil, append(diags, diag("Plugin in debug mode", fmt.Sprintf("plugin %q runs in debug mode (one process), which can serve only one configuration; this stage's differs from an earlier one", name), rng)...)
-			}
-		}
+	if conflict {
+		return nil, append(diags, diag("Plugin in debug mode", fmt.Sprintf("plugin %q runs in debug mode (one process), which can serve only one configuration; this stage's differs from an earlier one", name), rng)...)
 	}
-	c := m.spare
-	m.spare = nil
 	if c == nil {
 		var err error
 		if c, err = h.launch(ctx, name); err != nil {
-			return nil, append(diags, diag("Plugin failed to start", err.Error(), rng)...)
+			return nil, append(diags, h.startDiag(err, rng)...)
 		}
 	}
 	cfg := sdk.NewConfig(js)
@@ -486,6 +579,13 @@ func (h *Host) Stage(ctx context.Context, kind sdk.Kind, name string, body hcl.B
 	return &Stage{p: p, info: m.info}, diags
 }
 
+func (h *Host) startDiag(err error, rng hcl.Range) hcl.Diagnostics {
+	if h.ctx.Err() != nil {
+		return diag("Plugin host closed", "The daemon is shutting down.", rng)
+	}
+	return diag("Plugin failed to start", err.Error(), rng)
+}
+
 func (h *Host) configure(ctx context.Context, c *conn, cfg sdk.Config) error {
 	cctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)
 	defer cancel()
@@ -507,7 +607,9 @@ func (h *Host) Ready() bool {
 	return true
 }
 
-// Close kills every plugin process and waits for their supervisors. Idempotent.
+// Close kills every plugin process and waits for their supervisors and for a
+// Stage under way (which it stops; a process still starting is killed). When it
+// returns, no process it launched is left. Idempotent.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -515,6 +617,7 @@ func (h *Host) Close() error {
 		return nil
 	}
 	h.closed = true
+	h.cancel()
 	procs := make([]*proc, 0, len(h.procs))
 	for _, p := range h.procs {
 		procs = append(procs, p)
@@ -527,8 +630,6 @@ func (h *Host) Close() error {
 		}
 	}
 	h.mu.Unlock()
-	// Take stageMu after marking closed so a Stage in progress finishes first and
-	// then sees closed.
 	var wg sync.WaitGroup
 	for _, p := range procs {
 		wg.Add(1)
@@ -538,6 +639,10 @@ func (h *Host) Close() error {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.kill(true) }()
 	}
+	// A Stage under way has seen h.ctx end: it kills what it launched (closed is
+	// set, so it publishes nothing) and returns.
+	h.stageMu.Lock()
+	h.stageMu.Unlock() //nolint:staticcheck // only waiting for the Stage under way
 	wg.Wait()
 	return nil
 }

@@ -7,8 +7,9 @@ import (
 	"syscall"
 )
 
-// sysProcAttr: outside Linux there is no parent-death signal; go-plugin's managed
-// clients (plugin.CleanupClients) still kill plugins on an orderly exit.
+// sysProcAttr: outside Linux there is no parent-death signal. Host.Close kills
+// every plugin on an orderly exit; a daemon that dies without calling it leaves
+// its plugins running.
 func sysProcAttr() *syscall.SysProcAttr { return nil }
 
 func killGroup(pid int) {

@@ -42,7 +42,7 @@ type proc struct {
 }
 
 func newProc(h *Host, name string, kind sdk.Kind, cfg sdk.Config, c *conn) *proc {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(h.ctx)
 	p := &proc{
 		h: h, name: name, kind: kind, cfg: cfg,
 		log:  h.log.With("plugin", name),

@@ -178,19 +178,51 @@ func toPBError(err error, fallback string) *pb.StreamError {
 	return &pb.StreamError{Code: fallback, Message: err.Error()}
 }
 
+// transport remembers the first error the stream itself returned from Send or
+// Recv. Only such an error may end the stream as its gRPC status: the host takes a
+// status for a transport failure (a crashed plugin). The source and the sink of a
+// stream share one and may run on different goroutines.
+type transport struct {
+	mu  sync.Mutex
+	err error
+}
+
+// record notes err if it is the stream's failure and returns it unchanged.
+func (t *transport) record(err error) error {
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.mu.Lock()
+		if t.err == nil {
+			t.err = err
+		}
+		t.mu.Unlock()
+	}
+	return err
+}
+
+func (t *transport) failure() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
 // finish ends a stream after the implementation returned: nil is a clean end, a
-// cancelled stream reports the cancellation, anything else travels as a coded error
-// in band so that the host can tell a plugin's verdict from a transport failure.
-func finish(ctx context.Context, send func(*pb.StreamError) error, err error) error {
+// cancelled stream reports the cancellation, the failure of the stream's own Send
+// or Recv (returned as is or wrapped) ends it with that failure's status, and
+// anything else travels as a coded error in band — INTERNAL unless it is a
+// *StreamError — so that the host can tell a plugin's verdict from a transport
+// failure. That includes errors that wrap a gRPC status, such as a plugin's own
+// gRPC backend being unavailable: that is the plugin's verdict, not its connection
+// to the daemon failing. (If the stream is broken, the in-band send fails and its
+// error, a status, ends the stream.)
+func finish(ctx context.Context, tr *transport, send func(*pb.StreamError) error, err error) error {
 	if err == nil || errors.Is(err, io.EOF) {
 		return nil
 	}
 	if ctx.Err() != nil {
 		return status.FromContextError(ctx.Err()).Err()
 	}
-	if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown {
-		// A transport error from the stream itself: nothing can be sent anymore.
-		return err
+	if terr := tr.failure(); terr != nil && errors.Is(err, terr) {
+		return terr
 	}
 	return send(toPBError(err, CodeInternal))
 }
@@ -240,6 +272,7 @@ type decoderServer struct {
 
 type chunkSource struct {
 	stream pb.Decoder_DecodeServer
+	tr     *transport
 	done   bool
 }
 
@@ -255,7 +288,7 @@ func (c *chunkSource) Next(ctx context.Context) ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			c.done = true
 		}
-		return nil, err
+		return nil, c.tr.record(err)
 	}
 	chunk, ok := m.Msg.(*pb.DecodeRequest_Chunk)
 	if !ok {
@@ -267,6 +300,7 @@ func (c *chunkSource) Next(ctx context.Context) ([]byte, error) {
 type pcmSink struct {
 	mu     sync.Mutex
 	stream pb.Decoder_DecodeServer
+	tr     *transport
 }
 
 func (s *pcmSink) Write(ctx context.Context, p PCM) error {
@@ -275,7 +309,7 @@ func (s *pcmSink) Write(ctx context.Context, p PCM) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stream.Send(&pb.DecodeResponse{Msg: &pb.DecodeResponse_Pcm{Pcm: &pb.PCMFrame{Samples: samplesToBytes(p.Samples), StartNs: ns(p.Start)}}})
+	return s.tr.record(s.stream.Send(&pb.DecodeResponse{Msg: &pb.DecodeResponse_Pcm{Pcm: &pb.PCMFrame{Samples: samplesToBytes(p.Samples), StartNs: ns(p.Start)}}}))
 }
 
 func (s *pcmSink) sendErr(e *pb.StreamError) error {
@@ -286,7 +320,8 @@ func (s *pcmSink) sendErr(e *pb.StreamError) error {
 
 func (d *decoderServer) Decode(stream pb.Decoder_DecodeServer) error {
 	ctx := stream.Context()
-	sink := &pcmSink{stream: stream}
+	tr := &transport{}
+	sink := &pcmSink{stream: stream, tr: tr}
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -296,8 +331,8 @@ func (d *decoderServer) Decode(stream pb.Decoder_DecodeServer) error {
 		return sink.sendErr(&pb.StreamError{Code: CodeProtocol, Message: "the first message of a decode stream must be the format"})
 	}
 	format := Format{Container: f.Container, SampleRate: int(f.SampleRate), Channels: int(f.Channels), OutputRate: int(f.OutputRate)}
-	err = runImpl(d.log, func() error { return d.impl.Decode(ctx, format, &chunkSource{stream: stream}, sink) })
-	return finish(ctx, sink.sendErr, err)
+	err = runImpl(d.log, func() error { return d.impl.Decode(ctx, format, &chunkSource{stream: stream, tr: tr}, sink) })
+	return finish(ctx, tr, sink.sendErr, err)
 }
 
 // ---- Transcriber ----
@@ -310,6 +345,7 @@ type transcriberServer struct {
 
 type audioSource struct {
 	stream pb.Transcriber_TranscribeServer
+	tr     *transport
 	done   bool
 	msg    pb.TranscribeRequest // received into in place; nothing of it outlives Next
 }
@@ -326,7 +362,7 @@ func (a *audioSource) Next(ctx context.Context) (AudioInput, error) {
 		if errors.Is(err, io.EOF) {
 			a.done = true
 		}
-		return AudioInput{}, err
+		return AudioInput{}, a.tr.record(err)
 	}
 	switch m := a.msg.Msg.(type) {
 	case *pb.TranscribeRequest_Audio:
@@ -351,6 +387,7 @@ func (a *audioSource) Next(ctx context.Context) (AudioInput, error) {
 type transcriptSink struct {
 	mu     sync.Mutex
 	stream pb.Transcriber_TranscribeServer
+	tr     *transport
 
 	// Guarded by mu: the partial/final reply is built in place. gRPC marshals a
 	// message before SendMsg returns and the plugin's server has no stats handler
@@ -368,7 +405,7 @@ func (s *transcriptSink) send(ctx context.Context, r *pb.TranscribeResponse) err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stream.Send(r)
+	return s.tr.record(s.stream.Send(r))
 }
 
 // fillPBResult sets every field of out from r, reusing out's word slice.
@@ -399,7 +436,7 @@ func (s *transcriptSink) sendResult(ctx context.Context, r Result, final bool) e
 		s.partial.Partial = &s.result
 		s.resp.Msg = &s.partial
 	}
-	return s.stream.Send(&s.resp)
+	return s.tr.record(s.stream.Send(&s.resp))
 }
 
 func (s *transcriptSink) Partial(ctx context.Context, r Result) error {
@@ -418,7 +455,8 @@ func (s *transcriptSink) sendErr(e *pb.StreamError) error {
 
 func (t *transcriberServer) Transcribe(stream pb.Transcriber_TranscribeServer) error {
 	ctx := stream.Context()
-	sink := &transcriptSink{stream: stream}
+	tr := &transport{}
+	sink := &transcriptSink{stream: stream, tr: tr}
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -428,8 +466,8 @@ func (t *transcriberServer) Transcribe(stream pb.Transcriber_TranscribeServer) e
 		return sink.sendErr(&pb.StreamError{Code: CodeProtocol, Message: "the first message of a transcribe stream must be the start message"})
 	}
 	start := TranscribeStart{SampleRate: int(st.SampleRate), Language: st.Language, Hints: st.Hints}
-	err = runImpl(t.log, func() error { return t.impl.Transcribe(ctx, start, &audioSource{stream: stream}, sink) })
-	return finish(ctx, sink.sendErr, err)
+	err = runImpl(t.log, func() error { return t.impl.Transcribe(ctx, start, &audioSource{stream: stream, tr: tr}, sink) })
+	return finish(ctx, tr, sink.sendErr, err)
 }
 
 // ---- Suggester ----
@@ -442,6 +480,7 @@ type suggesterServer struct {
 
 type utteranceSource struct {
 	stream pb.Suggester_SuggestServer
+	tr     *transport
 	done   bool
 }
 
@@ -457,7 +496,7 @@ func (u *utteranceSource) Next(ctx context.Context) (Utterance, error) {
 		if errors.Is(err, io.EOF) {
 			u.done = true
 		}
-		return Utterance{}, err
+		return Utterance{}, u.tr.record(err)
 	}
 	ut := m.GetUtterance()
 	if ut == nil {
@@ -470,6 +509,7 @@ func (u *utteranceSource) Next(ctx context.Context) (Utterance, error) {
 type suggestionSink struct {
 	mu     sync.Mutex
 	stream pb.Suggester_SuggestServer
+	tr     *transport
 }
 
 func (s *suggestionSink) Send(ctx context.Context, set SuggestionSet) error {
@@ -482,7 +522,7 @@ func (s *suggestionSink) Send(ctx context.Context, set SuggestionSet) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stream.Send(&pb.SuggestResponse{Msg: &pb.SuggestResponse_Set{Set: out}})
+	return s.tr.record(s.stream.Send(&pb.SuggestResponse{Msg: &pb.SuggestResponse_Set{Set: out}}))
 }
 
 func (s *suggestionSink) sendErr(e *pb.StreamError) error {
@@ -493,7 +533,8 @@ func (s *suggestionSink) sendErr(e *pb.StreamError) error {
 
 func (g *suggesterServer) Suggest(stream pb.Suggester_SuggestServer) error {
 	ctx := stream.Context()
-	sink := &suggestionSink{stream: stream}
+	tr := &transport{}
+	sink := &suggestionSink{stream: stream, tr: tr}
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -503,6 +544,6 @@ func (g *suggesterServer) Suggest(stream pb.Suggester_SuggestServer) error {
 		return sink.sendErr(&pb.StreamError{Code: CodeProtocol, Message: "the first message of a suggest stream must be the session"})
 	}
 	session := SessionInfo{SessionID: si.SessionId, Pipeline: si.Pipeline}
-	err = runImpl(g.log, func() error { return g.impl.Suggest(ctx, session, &utteranceSource{stream: stream}, sink) })
-	return finish(ctx, sink.sendErr, err)
+	err = runImpl(g.log, func() error { return g.impl.Suggest(ctx, session, &utteranceSource{stream: stream, tr: tr}, sink) })
+	return finish(ctx, tr, sink.sendErr, err)
 }

@@ -343,6 +343,35 @@ func (s *stream) sendErr(err error) error {
 	return s.classify(err)
 }
 
+// startFailed classifies the failure of a stream's first Send (its start message)
+// and releases the stream. gRPC reports a stream that is already over as io.EOF
+// from Send and keeps the reason for Recv, so recv (the stream's Recv, its error
+// classified, an in-band coded error as such) is asked for it — before cancelling,
+// which would turn the reason into context.Canceled. A plugin that died as the
+// stream opened is thus ErrPluginFailed (and wakes its supervisor), which the
+// pipeline retries, not ErrStreamClosed, which it takes for the end of the stream.
+func (s *stream) startFailed(err error, recv func() error) error {
+	if errors.Is(err, io.EOF) {
+		err = recv()
+		if err == nil || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: the plugin ended the stream before its start message", ErrProtocol)
+		}
+	} else {
+		err = s.classify(err)
+	}
+	s.cancel()
+	return err
+}
+
+// answeredEarly is what recv of startFailed makes of a message received on a
+// stream whose start message could not be sent.
+func answeredEarly(e *pb.StreamError) error {
+	if e != nil {
+		return coded(e)
+	}
+	return fmt.Errorf("%w: the plugin answered before the start message", ErrProtocol)
+}
+
 func samplesToBytes(smp []int16) []byte { return appendSamples(nil, smp) }
 
 // appendSamples appends smp to b as s16le.
@@ -390,8 +419,13 @@ func (c *Client) OpenDecode(ctx context.Context, f sdk.Format) (*DecodeStream, e
 	err = gs.Send(&pb.DecodeRequest{Msg: &pb.DecodeRequest_Format{Format: &pb.Format{
 		Container: f.Container, SampleRate: int32(f.SampleRate), Channels: int32(f.Channels), OutputRate: int32(f.OutputRate)}}})
 	if err != nil {
-		cancel()
-		return nil, s.sendErr(err)
+		return nil, s.startFailed(err, func() error {
+			m, err := gs.Recv()
+			if err != nil {
+				return s.classify(err)
+			}
+			return answeredEarly(m.GetError())
+		})
 	}
 	return s, nil
 }
@@ -466,8 +500,13 @@ func (c *Client) OpenTranscribe(ctx context.Context, st sdk.TranscribeStart) (*T
 	err = gs.Send(&pb.TranscribeRequest{Msg: &pb.TranscribeRequest_Start{Start: &pb.TranscribeStart{
 		SampleRate: int32(st.SampleRate), Language: st.Language, Hints: st.Hints}}})
 	if err != nil {
-		cancel()
-		return nil, s.sendErr(err)
+		return nil, s.startFailed(err, func() error {
+			m, err := gs.Recv()
+			if err != nil {
+				return s.classify(err)
+			}
+			return answeredEarly(m.GetError())
+		})
 	}
 	return s, nil
 }
@@ -561,8 +600,13 @@ func (c *Client) OpenSuggest(ctx context.Context, si sdk.SessionInfo) (*SuggestS
 	s := &SuggestStream{stream: stream{c: c, ctx: sctx, cancel: cancel, openDone: ctx.Done()}, gs: gs}
 	err = gs.Send(&pb.SuggestRequest{Msg: &pb.SuggestRequest_Session{Session: &pb.SessionInfo{SessionId: si.SessionID, Pipeline: si.Pipeline}}})
 	if err != nil {
-		cancel()
-		return nil, s.sendErr(err)
+		return nil, s.startFailed(err, func() error {
+			m, err := gs.Recv()
+			if err != nil {
+				return s.classify(err)
+			}
+			return answeredEarly(m.GetError())
+		})
 	}
 	return s, nil
 }

@@ -3,10 +3,14 @@ package sdktest_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/earshot-dev/earshot/plugins/host"
 	"github.com/earshot-dev/earshot/plugins/internal/toyplugins"
@@ -145,5 +149,76 @@ func TestStreamSemantics(t *testing.T) {
 				t.Fatalf("Recv: %v, want UNSUPPORTED_FORMAT", err)
 			}
 		}
+	})
+}
+
+// backendDown is a plugin whose own backend speaks gRPC and is unavailable: its
+// error wraps a gRPC status, but it is the plugin's verdict on the stream, not a
+// failure of its connection to the daemon.
+var backendDown = fmt.Errorf("riva: %w", status.Error(codes.Unavailable, "connection refused"))
+
+type downTranscriber struct{ *toyplugins.Transcriber }
+
+func (downTranscriber) Transcribe(ctx context.Context, _ sdk.TranscribeStart, in sdk.AudioSource, _ sdk.TranscriptSink) error {
+	if _, err := in.Next(ctx); err != nil {
+		return err
+	}
+	return backendDown
+}
+
+type downDecoder struct{ *toyplugins.Decoder }
+
+func (downDecoder) Decode(context.Context, sdk.Format, sdk.ChunkSource, sdk.PCMSink) error {
+	return backendDown
+}
+
+type downSuggester struct{ *toyplugins.Suggester }
+
+func (downSuggester) Suggest(context.Context, sdk.SessionInfo, sdk.UtteranceSource, sdk.SuggestionSink) error {
+	return &sdk.StreamError{Code: "BACKEND", Message: backendDown.Error()}
+}
+
+func TestWrappedGRPCStatusIsCoded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), sdktest.Timeout)
+	defer cancel()
+	check := func(t *testing.T, err error, code string) {
+		t.Helper()
+		var se *sdk.StreamError
+		if errors.Is(err, host.ErrPluginFailed) || !errors.As(err, &se) {
+			t.Fatalf("Recv: %v (%T), want a coded error, not a transport failure", err, err)
+		}
+		if se.Code != code || !strings.Contains(se.Message, "riva") || !strings.Contains(se.Message, "connection refused") {
+			t.Errorf("coded error %q %q, want %s with the plugin's message", se.Code, se.Message, code)
+		}
+	}
+	t.Run("Transcriber", func(t *testing.T) {
+		s, err := sdktest.TranscriberConn(t, downTranscriber{toyplugins.NewTranscriber()}).OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: 16000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Send(ctx, sdk.AudioInput{Samples: make([]int16, 320)}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Recv(ctx)
+		check(t, err, sdk.CodeInternal)
+	})
+	t.Run("Decoder", func(t *testing.T) {
+		s, err := sdktest.DecoderConn(t, downDecoder{toyplugins.NewDecoder()}).OpenDecode(ctx, sdk.Format{Container: "pcm16", SampleRate: 16000, Channels: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, err = s.Recv(ctx)
+		check(t, err, sdk.CodeInternal)
+	})
+	t.Run("SuggesterOwnCode", func(t *testing.T) {
+		s, err := sdktest.SuggesterConn(t, downSuggester{toyplugins.NewSuggester()}).OpenSuggest(ctx, sdk.SessionInfo{SessionID: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, err = s.Recv(ctx)
+		check(t, err, "BACKEND")
 	})
 }

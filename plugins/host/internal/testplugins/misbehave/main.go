@@ -7,20 +7,28 @@
 //	hang         stop itself (SIGSTOP) on the trigger frame: no more health answers
 //	oversized    answer the trigger frame with a partial larger than the size bound
 //	garbage      print garbage on stdout instead of the handshake
-//	noisy        write plain lines and JSON log lines at several levels to stderr
+//	noisy        write plain lines and JSON log lines at several levels to stderr,
+//	             before serving and (to the os.Stderr go-plugin redirects) after
 //	wrongversion serve API version 99 only
 //	exitafter    exit 200ms after Configure, every time (a crash loop)
+//	slowstart    sleep for an hour before serving; with TESTPLUGIN_MARKER set, only
+//	             once that file exists (the first process creates it and serves)
+//	dieonopen    exit as soon as a stream opens, before reading from it
+//	orphan       start a helper in a session of its own that keeps stderr open
+//	             (its pid is logged: "helper started" pid=…)
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/earshot-dev/earshot/plugins/internal/handshake"
+	pb "github.com/earshot-dev/earshot/plugins/internal/pluginpb"
 	"github.com/earshot-dev/earshot/plugins/internal/toyplugins"
 	"github.com/earshot-dev/earshot/plugins/sdk"
 	"github.com/hashicorp/go-plugin"
@@ -47,6 +55,11 @@ func (t transcriber) Configure(ctx context.Context, cfg sdk.Config) error {
 	if mode == "noisy" {
 		sdk.Logger().Warn("configured with a warning", "marker", "noisy-warn")
 		sdk.Logger().Debug("a debug line", "marker", "noisy-debug")
+		// go-plugin has replaced os.Stderr by now: these travel over the
+		// connection, the second in two writes.
+		fmt.Fprintln(os.Stderr, "[WARN] a raw warning after serving marker=noisy-raw-warn")
+		fmt.Fprint(os.Stderr, "a raw plain line ")
+		fmt.Fprintln(os.Stderr, "after serving marker=noisy-raw-plain")
 	}
 	return t.Transcriber.Configure(ctx, cfg)
 }
@@ -93,6 +106,41 @@ func main() {
 		os.Exit(0)
 	case "noisy":
 		fmt.Fprintln(os.Stderr, "a plain stderr line")
+	case "slowstart":
+		if m := os.Getenv("TESTPLUGIN_MARKER"); m != "" {
+			if f, err := os.OpenFile(m, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+				f.Close()
+				break // the first process serves
+			}
+		}
+		time.Sleep(time.Hour)
+	case "orphan":
+		helper := exec.Command("sleep", "3600")
+		helper.Stderr = os.Stderr
+		helper.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := helper.Start(); err != nil {
+			panic(err)
+		}
+		sdk.Logger().Info("helper started", "pid", helper.Process.Pid)
+	case "dieonopen":
+		srv, err := handshake.ServerPlugin(transcriber{toyplugins.NewTranscriber()})
+		if err != nil {
+			panic(err)
+		}
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig:  handshake.Config(1),
+			VersionedPlugins: map[int]plugin.PluginSet{1: {"transcriber": srv}},
+			GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
+				return grpc.NewServer(append(o, grpc.StreamInterceptor(
+					func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+						if info.FullMethod == pb.Transcriber_Transcribe_FullMethodName {
+							os.Exit(5)
+						}
+						return h(srv, ss) // go-plugin's own streams (stdio, broker)
+					}))...)
+			},
+		})
+		return
 	case "wrongversion", "oversized":
 		// Served without the SDK's Serve: another API version, or no bound on
 		// what the plugin sends, so that the host's own bound is what is tested.
