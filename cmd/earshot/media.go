@@ -64,7 +64,8 @@ func newHost(cfg *config.Config, log hclog.Logger) (*host.Host, error) {
 	for _, p := range cfg.Plugins {
 		specs = append(specs, hostSpec(p))
 	}
-	h, err := host.New(host.Options{Logger: log, Dirs: cfg.PluginDirs, Plugins: specs})
+	// Plugins, third-party ones included, never see the daemon's signing key.
+	h, err := host.New(host.Options{Logger: log, Dirs: cfg.PluginDirs, Plugins: specs, HideEnv: []string{"JWT_SECRET"}})
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
 	}

@@ -81,6 +81,10 @@ type Options struct {
 	// docs/plugin-system.md). A connection with fewer than about two frames per
 	// window never holds one. Default 8ms; negative turns it off.
 	CoalesceWindow time.Duration
+	// HideEnv names variables of the daemon's environment that plugin processes do
+	// not inherit (the daemon's own secrets, such as its JWT signing key); a plugin
+	// block's env may still set them for its plugin.
+	HideEnv []string
 
 	launched func(*plugin.Client) // tests: sees every go-plugin client created
 }
@@ -304,6 +308,18 @@ func fileSHA256(path string) string {
 	return hex.EncodeToString(hs.Sum(nil))
 }
 
+// inheritedEnv is env (KEY=value entries) without the variables named in hide.
+func inheritedEnv(env, hide []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(hide, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // launch starts (or attaches to) a plugin process, handshakes, checks the API
 // version and asks for Info. If ctx ends or the host closes before it is done, the
 // process is killed and launch fails.
@@ -364,7 +380,7 @@ func (h *Host) launch(ctx context.Context, name string) (*conn, error) {
 		// go-plugin would put the daemon's environment after ours, so that it
 		// wins; build it ourselves so the plugin block's env wins.
 		cfg.SkipHostEnv = true
-		cmd.Env = os.Environ()
+		cmd.Env = inheritedEnv(os.Environ(), h.opts.HideEnv)
 		keys := make([]string, 0, len(spec.Env))
 		for k := range spec.Env {
 			keys = append(keys, k)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -374,6 +375,41 @@ func TestLogsForwardedAtTheirLevel(t *testing.T) {
 	}
 	if strings.Contains(out, "noisy-debug") {
 		t.Errorf("a debug line passed an info-level daemon logger:\n%s", out)
+	}
+}
+
+// The daemon's secrets named in HideEnv do not reach plugin processes; the rest of
+// its environment does, and a plugin block's env may still set a hidden name.
+func TestHiddenEnvNotInherited(t *testing.T) {
+	t.Setenv("HOSTTEST_SECRET", "jwt-signing-key")
+	t.Setenv("HOSTTEST_VISIBLE", "inherited")
+	dir := t.TempDir()
+	plain, given := filepath.Join(dir, "plain.env"), filepath.Join(dir, "given.env")
+	opts := fastOpts(pluginDir(t, "plain", "given"),
+		host.Spec{Name: "plain", Env: map[string]string{"TESTPLUGIN_MODE": "env", "TESTPLUGIN_ENVFILE": plain}},
+		host.Spec{Name: "given", Env: map[string]string{"TESTPLUGIN_MODE": "env", "TESTPLUGIN_ENVFILE": given, "HOSTTEST_SECRET": "for-this-plugin"}})
+	opts.HideEnv = []string{"HOSTTEST_SECRET"}
+	h := newHost(t, opts)
+	stage(t, h, sdk.KindTranscriber, "plain", "")
+	stage(t, h, sdk.KindTranscriber, "given", "")
+	read := func(p string) []string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(string(b), "\n")
+	}
+	env := read(plain)
+	if !slices.Contains(env, "HOSTTEST_VISIBLE=inherited") {
+		t.Errorf("the daemon's environment was not inherited: %q", env)
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOSTTEST_SECRET=") {
+			t.Errorf("a hidden variable reached the plugin: %s", kv)
+		}
+	}
+	if env := read(given); !slices.Contains(env, "HOSTTEST_SECRET=for-this-plugin") {
+		t.Errorf("the plugin block's own value of a hidden name is missing: %q", env)
 	}
 }
 

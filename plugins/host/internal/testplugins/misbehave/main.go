@@ -106,6 +106,10 @@ func main() {
 		os.Exit(0)
 	case "noisy":
 		fmt.Fprintln(os.Stderr, "a plain stderr line")
+	case "env": // writes the environment it got to TESTPLUGIN_ENVFILE, then serves
+		if err := os.WriteFile(os.Getenv("TESTPLUGIN_ENVFILE"), []byte(strings.Join(os.Environ(), "\n")), 0o600); err != nil {
+			panic(err)
+		}
 	case "slowstart":
 		if m := os.Getenv("TESTPLUGIN_MARKER"); m != "" {
 			if f, err := os.OpenFile(m, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
