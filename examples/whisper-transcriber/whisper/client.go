@@ -189,7 +189,7 @@ func writeWAV(w io.Writer, samples []int16, rate int) error {
 
 // result maps the server's answer onto the utterance's time line.
 func result(r response, u Event) sdk.Result {
-	res := sdk.Result{Text: cleanText(r.Text), Start: u.Begin, End: u.End}
+	res := sdk.Result{Text: cleanText(r.Text), Start: u.Begin, End: u.End, EndOfTurn: u.EndOfTurn}
 	off := u.Start // server times are relative to the posted audio
 	at := func(sec float64) time.Duration { return off + time.Duration(sec*float64(time.Second)) }
 	words := r.Words

@@ -12,8 +12,11 @@ import (
 //     min_speech of voiced audio (a door slam or a click never reaches it) —
 //     that is when SpeechStarted is reported, with the time of the first voiced
 //     window;
-//   - it ends after hangover of unvoiced audio, or at max_utterance, or when the
-//     stream asks to finalize or ends;
+//   - it ends after hangover of unvoiced audio (the end of the speaker's turn),
+//     or at max_utterance, or when the stream asks to finalize or ends;
+//   - after a max_utterance cut the next utterance starts at once and needs no
+//     min_speech (speech is going on), but it still counts only from its first
+//     voiced window: an utterance without voice is never reported;
 //   - the audio sent for transcription includes pre_roll before the first voiced
 //     window and a little trailing silence, as soft word onsets and endings are
 //     often below the threshold.
@@ -33,7 +36,7 @@ type EndpointerConfig struct {
 }
 
 // Event is something the endpointer found: an onset (Samples nil) or a finished
-// utterance.
+// utterance. Times count from the first sample pushed.
 type Event struct {
 	// Onset marks SpeechStarted: At is the time of the first voiced window.
 	Onset bool
@@ -42,6 +45,9 @@ type Event struct {
 	// bound the voiced part.
 	Samples           []int16
 	Start, Begin, End time.Duration
+	// EndOfTurn: hangover of silence ended the utterance (not Flush or
+	// max_utterance).
+	EndOfTurn bool
 }
 
 // Endpointer finds utterances in a PCM stream. It is not safe for concurrent use.
@@ -55,10 +61,11 @@ type Endpointer struct {
 	preroll []int16 // recent unvoiced audio, at most PreRoll long
 
 	inUtt     bool
-	confirmed bool
+	confirmed bool    // counts as speech: SpeechStarted reported
+	cut       bool    // continues an utterance cut at max_utterance
 	samples   []int16 // utterance audio, from the pre-roll on
 	start     int64   // sample index of samples[0]
-	begin     int64   // first voiced sample
+	begin     int64   // first voiced sample (valid once voiced > 0)
 	lastVoice int64   // end of the last voiced window
 	voiced    int64   // voiced samples so far
 	silent    int64   // unvoiced samples since the last voiced window
@@ -91,8 +98,8 @@ func (e *Endpointer) Push(samples []int16) []Event {
 	return evs
 }
 
-// Flush ends the utterance in progress (finalize or end of stream). A candidate
-// that never reached min_speech is dropped.
+// Flush ends the utterance in progress (finalize or end of stream). One that
+// never counted as speech is dropped.
 func (e *Endpointer) Flush() []Event {
 	if len(e.pending) > 0 && e.inUtt {
 		e.samples = append(e.samples, e.pending...)
@@ -102,7 +109,7 @@ func (e *Endpointer) Flush() []Event {
 	if !e.inUtt {
 		return nil
 	}
-	return e.finish(nil)
+	return e.finish(nil, false)
 }
 
 func (e *Endpointer) step(w []int16, evs []Event) []Event {
@@ -117,45 +124,48 @@ func (e *Endpointer) step(w []int16, evs []Event) []Event {
 			}
 			return evs
 		}
-		e.inUtt, e.confirmed = true, false
-		e.samples = append(append(e.samples[:0], e.preroll...), w...)
+		e.inUtt, e.confirmed, e.cut = true, false, false
+		e.samples = append(e.samples[:0], e.preroll...)
 		e.start = at - int64(len(e.preroll))
-		e.begin, e.voiced, e.silent = at, 0, 0
+		e.voiced, e.silent = 0, 0
 		e.preroll = e.preroll[:0]
-	} else {
-		e.samples = append(e.samples, w...)
 	}
+	e.samples = append(e.samples, w...)
 	if voiced {
+		if e.voiced == 0 {
+			e.begin = at
+		}
 		e.voiced += int64(len(w))
 		e.silent = 0
 		e.lastVoice = e.pos
 	} else {
 		e.silent += int64(len(w))
 	}
-	if !e.confirmed && e.voiced >= e.samplesOf(e.cfg.MinSpeech) {
+	// A new utterance needs min_speech of voice; one continuing a cut, any.
+	if !e.confirmed && e.voiced > 0 && (e.cut || e.voiced >= e.samplesOf(e.cfg.MinSpeech)) {
 		e.confirmed = true
 		evs = append(evs, Event{Onset: true, At: e.timeOf(e.begin)})
 	}
 	switch {
 	case e.silent >= e.samplesOf(e.cfg.Hangover):
 		if !e.confirmed {
-			e.inUtt = false // a click, not speech
+			e.inUtt = false // a click, or silence after a cut: not speech
 			return evs
 		}
-		return e.finish(evs)
+		return e.finish(evs, true)
 	case e.confirmed && e.pos-e.start >= e.samplesOf(e.cfg.MaxUtterance):
-		evs = e.finish(evs)
-		// Speech goes on: the next utterance starts here, already confirmed.
-		e.inUtt, e.confirmed = true, true
-		e.samples, e.start, e.begin, e.lastVoice, e.voiced, e.silent = e.samples[:0], e.pos, e.pos, e.pos, 0, 0
-		evs = append(evs, Event{Onset: true, At: e.timeOf(e.pos)})
+		evs = e.finish(evs, false)
+		// Speech may go on: the next utterance starts here, and counts from
+		// its first voiced window.
+		e.inUtt, e.confirmed, e.cut = true, false, true
+		e.samples, e.start, e.voiced, e.silent = e.samples[:0], e.pos, 0, 0
 	}
 	return evs
 }
 
 // finish emits the utterance in progress, trimmed to TrailingSilence after the
-// last voiced window.
-func (e *Endpointer) finish(evs []Event) []Event {
+// last voiced window. One that never counted as speech is dropped.
+func (e *Endpointer) finish(evs []Event, endOfTurn bool) []Event {
 	e.inUtt = false
 	if !e.confirmed {
 		return evs
@@ -165,6 +175,7 @@ func (e *Endpointer) finish(evs []Event) []Event {
 	e.samples = e.samples[:0]
 	return append(evs, Event{
 		Samples: audio, Start: e.timeOf(e.start), Begin: e.timeOf(e.begin), End: e.timeOf(e.lastVoice),
+		EndOfTurn: endOfTurn,
 	})
 }
 

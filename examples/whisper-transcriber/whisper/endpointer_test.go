@@ -26,7 +26,10 @@ func near(a, b time.Duration) bool { return a-b < 45*time.Millisecond && b-a < 4
 
 func TestEndpointer(t *testing.T) {
 	ms := time.Millisecond
-	type utt struct{ begin, end time.Duration }
+	type utt struct {
+		begin, end time.Duration
+		endOfTurn  bool // ended by hangover of silence
+	}
 	cases := []struct {
 		name string
 		segs []seg
@@ -34,16 +37,20 @@ func TestEndpointer(t *testing.T) {
 	}{
 		{"silence only", []seg{{false, 3 * time.Second}}, nil},
 		{"one utterance", []seg{{false, 500 * ms}, {true, 1000 * ms}, {false, 800 * ms}},
-			[]utt{{500 * ms, 1500 * ms}}},
+			[]utt{{500 * ms, 1500 * ms, true}}},
 		{"click is not speech", []seg{{false, 500 * ms}, {true, 100 * ms}, {false, 800 * ms}}, nil},
 		{"short pause stays in one utterance", []seg{{false, 300 * ms}, {true, 600 * ms}, {false, 300 * ms}, {true, 600 * ms}, {false, 700 * ms}},
-			[]utt{{300 * ms, 1800 * ms}}},
+			[]utt{{300 * ms, 1800 * ms, true}}},
 		{"two utterances", []seg{{false, 300 * ms}, {true, 600 * ms}, {false, 900 * ms}, {true, 700 * ms}, {false, 700 * ms}},
-			[]utt{{300 * ms, 900 * ms}, {1800 * ms, 2500 * ms}}},
-		{"speech at the very start", []seg{{true, 400 * ms}, {false, 600 * ms}}, []utt{{0, 400 * ms}}},
-		{"end of stream inside speech", []seg{{false, 200 * ms}, {true, 600 * ms}}, []utt{{200 * ms, 800 * ms}}},
+			[]utt{{300 * ms, 900 * ms, true}, {1800 * ms, 2500 * ms, true}}},
+		{"speech at the very start", []seg{{true, 400 * ms}, {false, 600 * ms}}, []utt{{0, 400 * ms, true}}},
+		{"end of stream inside speech", []seg{{false, 200 * ms}, {true, 600 * ms}}, []utt{{200 * ms, 800 * ms, false}}},
 		{"long speech is cut at max_utterance", []seg{{false, 100 * ms}, {true, 7 * time.Second}, {false, 600 * ms}},
-			[]utt{{100 * ms, 5000 * ms}, {5000 * ms, 7100 * ms}}}, // max_utterance counts the pre-roll
+			[]utt{{100 * ms, 5000 * ms, false}, {5000 * ms, 7100 * ms, true}}}, // max_utterance counts the pre-roll
+		{"silence after a cut is not an utterance", []seg{{false, 100 * ms}, {true, 4900 * ms}, {false, 3 * time.Second}},
+			[]utt{{100 * ms, 5000 * ms, false}}},
+		{"speech after a cut needs no min_speech", []seg{{false, 100 * ms}, {true, 5000 * ms}, {false, time.Second}},
+			[]utt{{100 * ms, 5000 * ms, false}, {5000 * ms, 5100 * ms, true}}},
 	}
 	for _, c := range cases {
 		for _, chunk := range []int{160, 320, 1000, 16000} {
@@ -69,18 +76,36 @@ func TestEndpointer(t *testing.T) {
 				if ev.Start+audio < ev.End || ev.Start+audio > ev.End+300*ms+20*ms {
 					t.Errorf("%s/%d: audio [%v, %v] for voiced [%v, %v]", c.name, chunk, ev.Start, ev.Start+audio, ev.Begin, ev.End)
 				}
-				got = append(got, utt{ev.Begin, ev.End})
+				if ev.End <= ev.Begin {
+					t.Errorf("%s/%d: utterance without voice [%v, %v]", c.name, chunk, ev.Begin, ev.End)
+				}
+				got = append(got, utt{ev.Begin, ev.End, ev.EndOfTurn})
 			}
 			if len(got) != len(c.want) || onsets != len(c.want) {
 				t.Errorf("%s/%d: got %v (%d onsets), want %v", c.name, chunk, got, onsets, c.want)
 				continue
 			}
 			for i := range got {
-				if !near(got[i].begin, c.want[i].begin) || !near(got[i].end, c.want[i].end) {
+				if !near(got[i].begin, c.want[i].begin) || !near(got[i].end, c.want[i].end) || got[i].endOfTurn != c.want[i].endOfTurn {
 					t.Errorf("%s/%d: utterance %d = %v, want %v", c.name, chunk, i, got[i], c.want[i])
 				}
 			}
 		}
+	}
+}
+
+// A hangover longer than max_utterance is refused by Configure; even so, the
+// endpointer reports nothing for the silence after a cut (it used to report an
+// utterance of silence every max_utterance).
+func TestEndpointerHangoverOverMaxUtterance(t *testing.T) {
+	e := NewEndpointer(EndpointerConfig{
+		SampleRate: 16000, ThresholdDBFS: -40, Hangover: 3 * time.Second,
+		MinSpeech: 250 * time.Millisecond, MaxUtterance: time.Second,
+		PreRoll: 200 * time.Millisecond, TrailingSilence: 300 * time.Millisecond,
+	})
+	evs := run(e, synth(16000, seg{false, 200 * time.Millisecond}, seg{true, 800 * time.Millisecond}, seg{false, 10 * time.Second}), 320)
+	if len(evs) != 2 || !evs[0].Onset || evs[1].Onset || evs[1].End <= evs[1].Begin {
+		t.Fatalf("%d events, want one onset and one voiced utterance", len(evs))
 	}
 }
 

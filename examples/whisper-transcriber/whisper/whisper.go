@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,10 @@ func defaults() Settings {
 		Timeout:        sdk.Duration(30 * time.Second),
 	}
 }
+
+// maxPreRoll bounds pre_roll: it is buffered for every stream and sent with
+// every utterance.
+const maxPreRoll = 2 * time.Second
 
 // Transcriber is the plugin. One instance serves every stream of the process,
 // so per-stream state lives in Transcribe, and the configuration behind a lock.
@@ -102,13 +107,13 @@ func (t *Transcriber) ConfigSchema() sdk.Schema {
 		{Name: "energy_threshold_dbfs", Type: sdk.TypeNumber, Default: -40.0,
 			Description: "RMS level (dBFS, 20 ms windows) at or above which audio counts as speech."},
 		{Name: "hangover", Type: sdk.TypeDuration, Default: "500ms",
-			Description: "Silence that ends an utterance."},
+			Description: "Silence that ends an utterance; shorter than max_utterance."},
 		{Name: "min_speech", Type: sdk.TypeDuration, Default: "250ms",
-			Description: "Voiced audio an utterance needs before it counts (shorter noises are ignored)."},
+			Description: "Voiced audio an utterance needs before it counts (shorter noises are ignored); shorter than max_utterance."},
 		{Name: "max_utterance", Type: sdk.TypeDuration, Default: "30s",
-			Description: "Longest utterance; longer speech is cut and sent in pieces."},
+			Description: "Longest utterance (1s to 10m); longer speech is cut and sent in pieces."},
 		{Name: "pre_roll", Type: sdk.TypeDuration, Default: "200ms",
-			Description: "Audio kept before the first voiced window, so soft onsets are not clipped."},
+			Description: "Audio kept before the first voiced window, so soft onsets are not clipped; at most 2s."},
 		{Name: "timeout", Type: sdk.TypeDuration, Default: "30s",
 			Description: "Time-out of one transcription request."},
 	}}
@@ -131,15 +136,25 @@ func (t *Transcriber) Configure(ctx context.Context, cfg sdk.Config) error {
 			return sdk.Errorf(sdk.CodeBadConfig, "api_key_env: environment variable %s is not set or empty", s.APIKeyEnv)
 		}
 	}
+	hangover, minSpeech, maxUtt, preRoll := time.Duration(s.Hangover), time.Duration(s.MinSpeech), time.Duration(s.MaxUtterance), time.Duration(s.PreRoll)
 	switch {
 	case s.ResponseFormat != "json" && s.ResponseFormat != "verbose_json":
 		return sdk.Errorf(sdk.CodeBadConfig, "response_format must be json or verbose_json, got %q", s.ResponseFormat)
 	case s.EnergyDBFS > 0 || s.EnergyDBFS < -90:
 		return sdk.Errorf(sdk.CodeBadConfig, "energy_threshold_dbfs must be between -90 and 0, got %g", s.EnergyDBFS)
-	case s.Hangover <= 0 || s.MinSpeech <= 0 || s.Timeout <= 0 || s.PreRoll < 0:
-		return sdk.Errorf(sdk.CodeBadConfig, "hangover, min_speech and timeout must be positive, pre_roll not negative")
-	case time.Duration(s.MaxUtterance) < time.Second || time.Duration(s.MaxUtterance) > 10*time.Minute:
-		return sdk.Errorf(sdk.CodeBadConfig, "max_utterance must be between 1s and 10m")
+	case hangover <= 0 || minSpeech <= 0 || s.Timeout <= 0:
+		return sdk.Errorf(sdk.CodeBadConfig, "hangover, min_speech and timeout must be positive")
+	case maxUtt < time.Second || maxUtt > 10*time.Minute:
+		return sdk.Errorf(sdk.CodeBadConfig, "max_utterance must be between 1s and 10m, got %v", maxUtt)
+	// The endpointer's settings must fit together: an utterance has to be able
+	// to end by silence, and to count as speech, before max_utterance cuts it.
+	case hangover >= maxUtt:
+		return sdk.Errorf(sdk.CodeBadConfig, "hangover (%v) must be shorter than max_utterance (%v)", hangover, maxUtt)
+	case minSpeech >= maxUtt:
+		return sdk.Errorf(sdk.CodeBadConfig, "min_speech (%v) must be shorter than max_utterance (%v)", minSpeech, maxUtt)
+	// pre_roll is buffered per stream and sent with every utterance.
+	case preRoll < 0 || preRoll > maxPreRoll:
+		return sdk.Errorf(sdk.CodeBadConfig, "pre_roll must be between 0 and %v, got %v", maxPreRoll, preRoll)
 	}
 	c := &client{
 		http:    &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 4}},
@@ -172,13 +187,22 @@ func (t *Transcriber) Close() error {
 	return nil
 }
 
+// transcriptionsURL turns base_url into the endpoint. Its errors never quote the
+// URL: it may hold credentials ("https://user:key@host"), and errors are shown
+// by earshot validate and in the daemon's log.
 func transcriptionsURL(base string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(base))
 	if err != nil {
-		return "", err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL
+		}
+		// The reason may still quote a part of it: in "https://user:key/x@host"
+		// the host is "user" and the port "key" (invalid port "key" after host).
+		return "", fmt.Errorf("not a valid URL: %s", quoted.ReplaceAllString(err.Error(), `"…"`))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%q is not an http(s) URL", redact(base))
+		return "", errors.New("not an http:// or https:// URL with a host")
 	}
 	p := strings.TrimRight(u.Path, "/")
 	switch {
@@ -191,6 +215,9 @@ func transcriptionsURL(base string) (string, error) {
 	u.Path = p
 	return u.String(), nil
 }
+
+// quoted matches the %q-quoted parts of a url.Parse error.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 func redact(s string) string {
 	u, err := url.Parse(s)
@@ -241,8 +268,14 @@ func (t *Transcriber) Transcribe(ctx context.Context, start sdk.TranscribeStart,
 		workerErr <- err
 	}()
 
+	// The endpointer counts time from the first sample it is given; the stream's
+	// time line starts at that input's Start, which is not zero when the daemon
+	// replays a stream's audio into a fresh one.
+	var origin time.Duration
+	audioSeen := false
 	send := func(evs []Event) error {
 		for _, ev := range evs {
+			ev.At, ev.Start, ev.Begin, ev.End = origin+ev.At, origin+ev.Start, origin+ev.Begin, origin+ev.End
 			select {
 			case events <- ev:
 			case <-ctx.Done():
@@ -265,6 +298,9 @@ func (t *Transcriber) Transcribe(ctx context.Context, start sdk.TranscribeStart,
 					return err
 				}
 				continue
+			}
+			if !audioSeen {
+				origin, audioSeen = a.Start, true
 			}
 			if err := send(ep.Push(a.Samples)); err != nil {
 				return err

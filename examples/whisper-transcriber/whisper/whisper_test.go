@@ -198,6 +198,10 @@ func TestTranscribeUtterances(t *testing.T) {
 	if !near(evs[2].at, 3000*ms) || !near(f2.Start, 3000*ms) {
 		t.Errorf("second utterance: started %v at %v", evs[2].at, f2.Start)
 	}
+	// The first ended by the speaker's silence, the second with the stream.
+	if !f1.EndOfTurn || f2.EndOfTurn {
+		t.Errorf("endOfTurn %v, %v; want true, false", f1.EndOfTurn, f2.EndOfTurn)
+	}
 	if len(f1.Words) != 2 || f1.Words[0].Text != "Utterance" || f1.Confidence != 0.8 {
 		t.Fatalf("words %+v confidence %v", f1.Words, f1.Confidence)
 	}
@@ -247,6 +251,9 @@ func TestJSONFormatAndFinalize(t *testing.T) {
 	if len(evs) != 4 || evs[1].r.Text != "hello 1" || evs[3].r.Text != "hello 2" {
 		t.Fatalf("events %+v", evs)
 	}
+	if evs[1].r.EndOfTurn || evs[3].r.EndOfTurn {
+		t.Errorf("a final forced by finalize or the end of the stream has endOfTurn")
+	}
 	if evs[1].r.Words != nil || evs[1].r.Confidence != 0 {
 		t.Errorf("json format gave words or confidence: %+v", evs[1].r)
 	}
@@ -266,6 +273,58 @@ func TestSilenceSendsNothing(t *testing.T) {
 		frames(synth(16000, seg{false, 3 * time.Second}), 16000))
 	if err != nil || len(evs) != 0 || len(srv.got()) != 0 {
 		t.Fatalf("events %v, %d uploads, err %v", evs, len(srv.got()), err)
+	}
+}
+
+// The daemon re-opens a failed stream by replaying its audio with the original
+// times: results are on that time line, not counted from zero.
+func TestStreamTimes(t *testing.T) {
+	srv := newFakeWhisper(t, func(n int, u upload, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"text":"hi","words":[{"word":"hi","start":0.2,"end":0.6,"probability":0.9}]}`)
+	})
+	tr := configured(t, map[string]any{"base_url": srv.URL})
+	ms := time.Millisecond
+	in := frames(synth(16000, seg{false, 500 * ms}, seg{true, 1000 * ms}, seg{false, 800 * ms}), 16000)
+	for i := range in {
+		in[i].Start += 42 * time.Second
+	}
+	// A control message carries no time; the first audio sets the origin.
+	in = append([]sdk.AudioInput{{Control: sdk.ControlFinalize}}, in...)
+	evs, err := transcribe(t, tr, sdk.TranscribeStart{SampleRate: 16000}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 {
+		t.Fatalf("events %+v", evs)
+	}
+	base, f := 42*time.Second, evs[1].r
+	if !near(evs[0].at, base+500*ms) || !near(f.Start, base+500*ms) || !near(f.End, base+1500*ms) {
+		t.Errorf("started %v, final [%v, %v]; want 42.5s, [42.5s, 43.5s]", evs[0].at, f.Start, f.End)
+	}
+	// The upload starts with 200 ms of pre-roll at 42.3 s.
+	if len(f.Words) != 1 || !near(f.Words[0].Start, base+500*ms) || !near(f.Words[0].End, base+900*ms) {
+		t.Errorf("words %+v", f.Words)
+	}
+}
+
+// After a max_utterance cut, silence is not sent as an utterance of its own
+// (whisper makes up text for silence: "Thank you.").
+func TestSilenceAfterCutSendsNothing(t *testing.T) {
+	srv := newFakeWhisper(t, textAnswer("long"))
+	tr := configured(t, map[string]any{"base_url": srv.URL, "max_utterance": "1s", "hangover": "900ms"})
+	ms := time.Millisecond
+	// 200 ms pre-roll + 800 ms of speech reach max_utterance exactly.
+	evs, err := transcribe(t, tr, sdk.TranscribeStart{SampleRate: 16000},
+		frames(synth(16000, seg{false, 200 * ms}, seg{true, 800 * ms}, seg{false, 5 * time.Second}), 16000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].kind != "started" || evs[1].kind != "final" || len(srv.got()) != 1 {
+		t.Fatalf("events %+v, %d uploads; want one utterance", evs, len(srv.got()))
+	}
+	if evs[1].r.EndOfTurn {
+		t.Errorf("a final cut at max_utterance has endOfTurn")
 	}
 }
 
@@ -361,24 +420,57 @@ func TestErrors(t *testing.T) {
 
 func TestConfigureErrors(t *testing.T) {
 	t.Setenv("EARSHOT_TEST_EMPTY", "")
-	for name, cfg := range map[string]map[string]any{
-		"not a url":       {"base_url": "127.0.0.1:8081"},
-		"missing key":     {"api_key_env": "EARSHOT_TEST_EMPTY"},
-		"format":          {"response_format": "srt"},
-		"threshold":       {"energy_threshold_dbfs": 3},
-		"hangover":        {"hangover": "0s"},
-		"max utterance":   {"max_utterance": "1h"},
-		"wrong type":      {"min_speech": true},
-		"duration syntax": {"timeout": "ten seconds"},
+	for name, c := range map[string]struct {
+		cfg  map[string]any
+		want string // in the message
+	}{
+		"not a url":                   {map[string]any{"base_url": "127.0.0.1:8081"}, "base_url"},
+		"missing key":                 {map[string]any{"api_key_env": "EARSHOT_TEST_EMPTY"}, "api_key_env"},
+		"format":                      {map[string]any{"response_format": "srt"}, "response_format"},
+		"threshold":                   {map[string]any{"energy_threshold_dbfs": 3}, "energy_threshold_dbfs"},
+		"hangover":                    {map[string]any{"hangover": "0s"}, "hangover"},
+		"max utterance":               {map[string]any{"max_utterance": "1h"}, "max_utterance"},
+		"hangover over max_utterance": {map[string]any{"hangover": "40s"}, "hangover (40s) must be shorter than max_utterance (30s)"},
+		"min_speech over max":         {map[string]any{"min_speech": "1s", "max_utterance": "1s"}, "min_speech (1s) must be shorter than max_utterance (1s)"},
+		"pre_roll too long":           {map[string]any{"pre_roll": "10m"}, "pre_roll must be between 0 and 2s"},
+		"pre_roll negative":           {map[string]any{"pre_roll": "-1s"}, "pre_roll"},
+		"wrong type":                  {map[string]any{"min_speech": true}, ""},
+		"duration syntax":             {map[string]any{"timeout": "ten seconds"}, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			raw, _ := json.Marshal(cfg)
+			raw, _ := json.Marshal(c.cfg)
 			err := NewWithLogger(hclog.NewNullLogger()).Configure(context.Background(), sdk.NewConfig(raw))
 			var se *sdk.StreamError
-			if !errors.As(err, &se) || se.Code != sdk.CodeBadConfig {
-				t.Fatalf("got %v, want BAD_CONFIG", err)
+			if !errors.As(err, &se) || se.Code != sdk.CodeBadConfig || !strings.Contains(se.Message, c.want) {
+				t.Fatalf("got %v, want BAD_CONFIG containing %q", err, c.want)
 			}
 		})
+	}
+	// The limits themselves are accepted.
+	configured(t, map[string]any{"pre_roll": "2s", "hangover": "29s", "min_speech": "29s"})
+}
+
+// A base_url may carry credentials; no error may quote them.
+func TestBaseURLErrorsHideSecrets(t *testing.T) {
+	for _, u := range []string{
+		"https://u:sk-SECRET@api.example.com:80a/v1",   // invalid port
+		"https://user:sk-SECRET/x@api.example.com",     // the password parses as a port
+		"https://[sk-SECRET]/v1",                       // invalid IP literal
+		"https://u:sk-SECRET%zz@api.example.com/",      // invalid escape
+		"https://api.example.com/v1?key=sk-SECRET\x7f", // control character
+		"http//u:sk-SECRET@api.example.com",            // no scheme: all path
+		"ftp://u:sk-SECRET@api.example.com",            // wrong scheme
+	} {
+		raw, _ := json.Marshal(map[string]any{"base_url": u})
+		err := NewWithLogger(hclog.NewNullLogger()).Configure(context.Background(), sdk.NewConfig(raw))
+		var se *sdk.StreamError
+		if !errors.As(err, &se) || se.Code != sdk.CodeBadConfig || !strings.HasPrefix(se.Message, "base_url: ") {
+			t.Errorf("%s: got %v, want BAD_CONFIG about base_url", u, err)
+			continue
+		}
+		if strings.Contains(se.Message, "SECRET") {
+			t.Errorf("%s: error quotes the secret: %s", u, se.Message)
+		}
 	}
 }
 
