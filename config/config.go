@@ -201,7 +201,10 @@ type ICEServer struct {
 	Username   string
 	Credential string
 
-	path string // where it is declared, for diagnostics
+	// path is where URLs is declared, for diagnostics; URL i is element first+i of
+	// that list (ice_servers entries become one ICEServer each).
+	path  string
+	first int
 }
 
 // String renders the server with the credential redacted.

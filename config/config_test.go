@@ -386,6 +386,8 @@ func TestEnvironmentDefaultsWithoutAuthBlock(t *testing.T) {
 		{map[string]string{}, []want{{1, "Missing JWT secret"}}, "JWT_SECRET"},
 		{map[string]string{EnvJWTSecret: "short"}, []want{{1, "JWT secret too short"}}, "comes from the JWT_SECRET environment variable"},
 		{map[string]string{EnvJWTSecret: testSecret, EnvJWTExpiresIn: "7days"}, []want{{1, "Invalid duration"}}, "JWT_EXPIRES_IN"},
+		{map[string]string{EnvJWTSecret: testSecret, EnvJWTExpiresIn: "0"}, []want{{1, "Invalid duration"}}, "comes from the JWT_EXPIRES_IN environment variable"},
+		{map[string]string{EnvJWTSecret: testSecret, EnvJWTExpiresIn: "-1h"}, []want{{1, "Invalid duration"}}, "comes from the JWT_EXPIRES_IN environment variable"},
 		{map[string]string{EnvJWTSecret: testSecret, EnvFrontendURL: "localhost:3000"}, []want{{1, "Invalid allowed origin"}}, "FRONTEND_URL"},
 		{map[string]string{EnvJWTSecret: testSecret}, nil, ""},
 	}
@@ -537,24 +539,6 @@ func TestRange(t *testing.T) {
 	}
 	if r := c.Range("nothing.here"); r.Start.Line != 1 || r.Filename != "testdata/valid/full.hcl" {
 		t.Errorf("falls back to the file: %v", r)
-	}
-}
-
-func TestTokenTTLFromEnv(t *testing.T) {
-	for _, tc := range []struct {
-		env  map[string]string
-		want time.Duration
-		err  bool
-	}{
-		{nil, 7 * 24 * time.Hour, false},
-		{map[string]string{EnvJWTExpiresIn: "1d"}, 24 * time.Hour, false},
-		{map[string]string{EnvJWTExpiresIn: "90m"}, 90 * time.Minute, false},
-		{map[string]string{EnvJWTExpiresIn: "soon"}, 0, true},
-	} {
-		got, err := TokenTTLFromEnv(testLoader(tc.env).LookupEnv)
-		if got != tc.want || (err != nil) != tc.err {
-			t.Errorf("%v: got %v, %v", tc.env, got, err)
-		}
 	}
 }
 

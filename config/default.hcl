@@ -68,12 +68,12 @@ sessions {
 
 webrtc {
   enabled              = true
-  udp_ports            = "50000-50100" # ICE UDP port range; open it in your firewall
+  udp_ports            = "50000-50299" # ICE UDP ports; open them in your firewall
   ice_servers          = []            # e.g. ["stun:stun.l.google.com:19302"]
   public_ips           = []            # announce these when behind 1:1 NAT
   include_loopback     = false
   interfaces           = []            # restrict ICE to these interfaces; [] = all
-  max_peer_connections = 256
+  max_peer_connections = 256           # each uses a port of udp_ports per local address
 
   # TURN servers need credentials:
   # ice_server {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -46,7 +45,7 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 		WebRTC: WebRTC{
 			Enabled:            true,
 			UDPPortMin:         50000,
-			UDPPortMax:         50100,
+			UDPPortMax:         50299, // 300 ports: pion binds one per peer connection and local address
 			MaxPeerConnections: 256,
 		},
 		lookupEnv: lookupEnv,
@@ -84,18 +83,4 @@ func defaultPipeline(name string) Pipeline {
 		ReplayBuffer:      30 * time.Second,
 		OutputRate:        16000,
 	}
-}
-
-// TokenTTLFromEnv returns the default lifetime of minted tokens: JWT_EXPIRES_IN when
-// set, else 7 days. The CLI's token command uses it without loading a configuration.
-func TokenTTLFromEnv(lookupEnv func(string) (string, bool)) (time.Duration, error) {
-	v, ok := lookupEnv(EnvJWTExpiresIn)
-	if !ok || v == "" {
-		return DefaultTokenTTL, nil
-	}
-	d, err := ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", EnvJWTExpiresIn, err)
-	}
-	return d, nil
 }

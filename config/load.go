@@ -359,22 +359,25 @@ func (d *decoder) webrtc(b *webrtcBody) {
 		lo, hi, err := parsePortRange(v)
 		if err != nil {
 			d.errorf(b.UDPPorts.Range(), "Invalid UDP port range",
-				"udp_ports %q is not a port range: %v. Write \"FIRST-LAST\" with 1 <= FIRST <= LAST <= 65535, e.g. \"50000-50100\".", v, err)
+				"udp_ports %q is not a port range: %v. Write \"FIRST-LAST\" with 1 <= FIRST <= LAST <= 65535, e.g. \"50000-50299\".", v, err)
 			c.failed["webrtc.udp_ports"] = true
 		} else {
 			w.UDPPortMin, w.UDPPortMax = lo, hi
 		}
 	}
 	if urls, ok := d.strings("webrtc.ice_servers", b.ICEServers); ok {
-		for _, u := range urls {
-			w.ICEServers = append(w.ICEServers, ICEServer{URLs: []string{u}, path: "webrtc.ice_servers"})
+		d.elementRanges("webrtc.ice_servers", b.ICEServers, len(urls))
+		for i, u := range urls {
+			w.ICEServers = append(w.ICEServers, ICEServer{URLs: []string{u}, path: "webrtc.ice_servers", first: i})
 		}
 	}
 	for i, ib := range b.ICEServerBlocks {
 		path := fmt.Sprintf("webrtc.ice_server.%d", i)
 		c.ranges[path] = ib.DefRange
 		s := ICEServer{path: path + ".urls"}
-		d.setStrings(path+".urls", ib.URLs, &s.URLs)
+		if d.setStrings(path+".urls", ib.URLs, &s.URLs) {
+			d.elementRanges(path+".urls", ib.URLs, len(s.URLs))
+		}
 		d.setStr(path+".username", ib.Username, &s.Username)
 		d.setStr(path+".credential", ib.Credential, &s.Credential)
 		w.ICEServers = append(w.ICEServers, s)
@@ -521,6 +524,19 @@ func (d *decoder) setStr(path string, expr hcl.Expression, dst *string) bool {
 		*dst = v
 	}
 	return ok
+}
+
+// elementRanges remembers the range of each element of a list written out in the
+// file ("path.0", "path.1", …), so that a diagnostic about one element points at
+// its own line; a list computed by a function keeps the whole expression's range.
+func (d *decoder) elementRanges(path string, expr hcl.Expression, n int) {
+	elems, diags := hcl.ExprList(expr)
+	if diags.HasErrors() || len(elems) != n {
+		return
+	}
+	for i, e := range elems {
+		d.c.ranges[fmt.Sprintf("%s.%d", path, i)] = e.Range()
+	}
 }
 
 func (d *decoder) setStrings(path string, expr hcl.Expression, dst *[]string) bool {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/pion/stun/v4"
 )
 
 // nameRe is what plugin and pipeline names may look like: plugin names become file
@@ -30,6 +31,16 @@ var (
 	LogFormats = []string{"text", "json"}
 	LogLevels  = []string{"trace", "debug", "info", "warn", "error", "off"}
 )
+
+// MinOutboundQueue is the smallest server.outbound_queue: the gateway refuses to
+// start with a queue that cannot hold one ordinary event.
+const MinOutboundQueue = 1 << 10
+
+// AuthFraming is what the message carrying a token adds to it (event name, JSON or
+// Socket.IO framing): server.max_message_size must be at least
+// auth.max_token_size + AuthFraming, and the pre-authentication frame limit is
+// raised to that when 16 KiB is not enough.
+const AuthFraming = 1 << 10
 
 // MaxCoalesceWindow bounds a plugin block's coalesce_window: one 20 ms frame.
 const MaxCoalesceWindow = 20 * time.Millisecond
@@ -141,7 +152,10 @@ func (v *validator) server() {
 		v.errorf("server.event_rate", "Value out of range", "event_rate must be greater than zero (events per second), got %g.", s.EventRate)
 	}
 	v.atLeast("server.event_burst", s.EventBurst, 1)
-	v.positiveSize("server.outbound_queue", s.OutboundQueue)
+	if s.OutboundQueue < MinOutboundQueue {
+		v.errorf("server.outbound_queue", "Invalid size",
+			"outbound_queue must be at least %d bytes (\"1KiB\"), got %d: the gateway does not start with a queue too small for an ordinary event. The default is \"4MiB\".", MinOutboundQueue, s.OutboundQueue)
+	}
 	v.positiveDuration("server.ping_interval", s.PingInterval)
 	v.positiveDuration("server.pong_timeout", s.PongTimeout)
 	v.positiveDuration("server.auth_timeout", s.AuthTimeout)
@@ -236,10 +250,33 @@ func (v *validator) auth() {
 	if err, ok := v.c.envErrs["auth.token_ttl"]; ok {
 		v.errorf("auth.token_ttl", "Invalid duration",
 			"%s=%q: %v. Write a duration such as \"7d\", \"12h\" or \"30m\".", EnvJWTExpiresIn, v.envValue(EnvJWTExpiresIn), err)
-	} else {
-		v.positiveDuration("auth.token_ttl", a.TokenTTL)
+	} else if a.TokenTTL <= 0 {
+		v.errorf("auth.token_ttl", "Invalid duration",
+			"token_ttl must be greater than zero, got %s: `earshot token` would mint tokens that have already expired. Set it, or %s (its default), to a duration such as \"7d\", \"12h\" or \"30m\".",
+			a.TokenTTL, EnvJWTExpiresIn)
 	}
 	v.positiveSize("auth.max_token_size", a.MaxTokenSize)
+	v.authFrame()
+}
+
+// authFrame checks that the message that carries the token fits in
+// server.max_message_size: before authentication the server reads frames of at
+// most min(max(16KiB, max_token_size+AuthFraming), max_message_size) bytes.
+func (v *validator) authFrame() {
+	msg, tok := v.c.Server.MaxMessageSize, v.c.Auth.MaxTokenSize
+	if msg <= 0 || tok <= 0 || v.c.failed["server.max_message_size"] || v.c.failed["auth.max_token_size"] {
+		return // reported already
+	}
+	if msg >= tok+AuthFraming {
+		return
+	}
+	path := "server.max_message_size"
+	if v.c.isSet("auth.max_token_size") && !v.c.isSet(path) {
+		path = "auth.max_token_size"
+	}
+	v.errorf(path, "Message size too small for the token",
+		"server.max_message_size (%d bytes) must be at least auth.max_token_size (%d bytes) plus %d bytes for the message that carries the token (%d bytes): otherwise a client with a token of the allowed size cannot authenticate. Raise max_message_size or lower max_token_size.",
+		msg, tok, AuthFraming, tok+AuthFraming)
 }
 
 func (v *validator) envValue(name string) string {
@@ -346,13 +383,19 @@ func (v *validator) webrtc() {
 		if len(s.URLs) == 0 {
 			v.errorf(path, "Missing ICE server URL", "An ice_server block needs at least one URL in urls, e.g. [\"stun:stun.example.org:3478\"].")
 		}
-		for _, u := range s.URLs {
-			scheme, rest, ok := strings.Cut(u, ":")
+		for i, u := range s.URLs {
+			upath := fmt.Sprintf("%s.%d", path, s.first+i)
+			uri, err := parseICEURL(u)
 			switch {
-			case !ok || rest == "" || !slices.Contains([]string{"stun", "stuns", "turn", "turns"}, scheme):
-				v.errorf(path, "Invalid ICE server URL", "%q is not a STUN or TURN URL; write stun:HOST[:PORT], turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT].", u)
-			case strings.HasPrefix(scheme, "turn") && (s.Username == "" || s.Credential == ""):
-				v.errorf(path, "Missing TURN credentials", "TURN server %q needs a username and a credential; declare it in an ice_server block with urls, username and credential.", u)
+			case err != nil:
+				why := " The WebRTC stack (pion) refuses such a URL, and with it every offer."
+				if errors.Is(err, errICEPort) {
+					why = ""
+				}
+				v.errorf(upath, "Invalid ICE server URL",
+					"%q is not a valid STUN or TURN URL: %v. Write stun:HOST[:PORT] or turn:HOST[:PORT][?transport=udp|tcp] (stuns: and turns: likewise).%s", u, err, why)
+			case (uri.Scheme == stun.SchemeTypeTURN || uri.Scheme == stun.SchemeTypeTURNS) && (s.Username == "" || s.Credential == ""):
+				v.errorf(upath, "Missing TURN credentials", "TURN server %q needs a username and a credential; declare it in an ice_server block with urls, username and credential.", u)
 			}
 		}
 	}
@@ -367,6 +410,58 @@ func (v *validator) webrtc() {
 		}
 	}
 	v.atLeast("webrtc.max_peer_connections", w.MaxPeerConnections, 1)
+	// Without a UDP mux pion binds a port of udp_ports for every local address of
+	// every peer connection, and frees it when the connection closes: a range
+	// smaller than max_peer_connections leaves the last peers without candidates.
+	if ports := int(w.UDPPortMax) - int(w.UDPPortMin) + 1; w.Enabled && !v.c.failed["webrtc.udp_ports"] &&
+		!v.c.failed["webrtc.max_peer_connections"] && w.MaxPeerConnections > ports {
+		path := "webrtc.udp_ports"
+		if v.c.isSet("webrtc.max_peer_connections") && !v.c.isSet(path) {
+			path = "webrtc.max_peer_connections"
+		}
+		v.report(hcl.DiagWarning, path, "Too few UDP ports for the peer connections",
+			"max_peer_connections is %d but udp_ports %d-%d has %d ports. Each WebRTC peer connection binds at least one port of the range for each local address (two on a host with IPv4 and IPv6), plus one for each STUN server, until it closes; once the range is used up new peer connections get no ICE candidates and their audio never arrives. Widen udp_ports to at least %d ports (and open them in the firewall), or lower max_peer_connections to %d.",
+			w.MaxPeerConnections, w.UDPPortMin, w.UDPPortMax, ports, w.MaxPeerConnections, ports)
+	}
+}
+
+// errICEPort is a port pion lets through although no server can listen on it.
+var errICEPort = errors.New("not between 1 and 65535")
+
+// parseICEURL parses a STUN or TURN URL the way pion does when it creates a peer
+// connection, so that a URL it would refuse is reported at load time, with a
+// reason a person can act on: pion drops the query of a URL that starts with
+// "stun" (case-sensitively), then parses it with stun.ParseURI.
+func parseICEURL(u string) (*stun.URI, error) {
+	parsed := u
+	if strings.HasPrefix(parsed, "stun") {
+		parsed, _, _ = strings.Cut(parsed, "?")
+	}
+	uri, err := stun.ParseURI(parsed)
+	if err == nil {
+		if uri.Port < 1 || uri.Port > 65535 {
+			return nil, fmt.Errorf("the port %d is %w", uri.Port, errICEPort)
+		}
+		return uri, nil
+	}
+	scheme, rest, _ := strings.Cut(u, ":")
+	switch {
+	case errors.Is(err, stun.ErrSchemeType):
+		return nil, errors.New("the scheme must be stun, stuns, turn or turns")
+	case strings.HasPrefix(rest, "//"):
+		return nil, fmt.Errorf("there is no \"//\" after the scheme (%s:%s)", scheme, strings.TrimPrefix(rest, "//"))
+	case errors.Is(err, stun.ErrSTUNQuery):
+		return nil, errors.New("a STUN URL takes no query (?transport= is for TURN URLs)")
+	case errors.Is(err, stun.ErrProtoType), errors.Is(err, stun.ErrInvalidQuery):
+		return nil, errors.New("the only query a TURN URL takes is ?transport=udp or ?transport=tcp")
+	case errors.Is(err, stun.ErrPort):
+		return nil, errors.New("the port is not a number")
+	case errors.Is(err, stun.ErrHost):
+		return nil, errors.New("it has no host")
+	case strings.Count(rest, ":") > 1 && !strings.HasPrefix(rest, "["):
+		return nil, fmt.Errorf("an IPv6 address needs brackets, e.g. %s:[2001:db8::1]:3478", scheme)
+	}
+	return nil, err
 }
 
 func (v *validator) plugins() {

@@ -40,7 +40,6 @@ func init() {
 // EventAuthRefreshed is the reply to auth:refresh (extension): {"userId","expiresAt"}.
 const EventAuthRefreshed = "auth:refreshed"
 
-
 // errorEventFor names the error event of an event's family.
 func errorEventFor(event string) string {
 	switch {

@@ -151,14 +151,21 @@ func TestTokenErrors(t *testing.T) {
 		{"no sub", []string{"JWT_SECRET=" + testSecret}, nil, 2, "--sub is required"},
 		{"bad role", []string{"JWT_SECRET=" + testSecret}, []string{"--sub", "a", "--role", "boss"}, 2, "--role"},
 		{"no secret", nil, []string{"--sub", "a"}, 1, "JWT_SECRET"},
-		{"short secret", []string{"JWT_SECRET=short"}, []string{"--sub", "a"}, 1, "at least 32 bytes"},
+		{"short secret", []string{"JWT_SECRET=short"}, []string{"--sub", "a"}, 1, "JWT secret too short"},
 		{"bad ttl", []string{"JWT_SECRET=" + testSecret}, []string{"--sub", "a", "--ttl", "soon"}, 2, "--ttl"},
-		{"bad env ttl", []string{"JWT_SECRET=" + testSecret, "JWT_EXPIRES_IN=forever"}, []string{"--sub", "a"}, 2, "JWT_EXPIRES_IN"},
+		{"zero ttl", []string{"JWT_SECRET=" + testSecret}, []string{"--sub", "a", "--ttl", "0"}, 2, "--ttl 0: the lifetime must be positive"},
+		// JWT_EXPIRES_IN is auth.token_ttl's default: a configuration error.
+		{"bad env ttl", []string{"JWT_SECRET=" + testSecret, "JWT_EXPIRES_IN=forever"}, []string{"--sub", "a"}, 1, `token_ttl      = env("JWT_EXPIRES_IN", "7d")`},
+		{"zero env ttl", []string{"JWT_SECRET=" + testSecret, "JWT_EXPIRES_IN=0"}, []string{"--sub", "a"}, 1, "token_ttl must be greater than zero, got 0s"},
+		{"negative env ttl", []string{"JWT_SECRET=" + testSecret, "JWT_EXPIRES_IN=-1h"}, []string{"--sub", "a"}, 1, "token_ttl must be greater than zero, got -1h0m0s"},
 	}
 	for _, c := range cases {
 		out, errOut, code := earshot(t, c.env, append([]string{"token"}, c.args...)...)
 		if code != c.code || !strings.Contains(errOut, c.msg) || out != "" {
 			t.Errorf("%s: exit %d (want %d), stderr %q, stdout %q", c.name, code, c.code, errOut, out)
+		}
+		if strings.Contains(errOut, "JWT_EXPIRES_IN: JWT_EXPIRES_IN") {
+			t.Errorf("%s: the variable is named twice: %q", c.name, errOut)
 		}
 	}
 }
@@ -206,6 +213,42 @@ server {
 	_, errOut, code = earshot(t, nil, "validate", "--offline", good)
 	if code != 1 || !strings.Contains(errOut, "JWT_SECRET") {
 		t.Errorf("missing secret: exit %d: %s", code, errOut)
+	}
+}
+
+// A warning (here: fewer UDP ports than peer connections) is printed but fails
+// neither validate nor serve's start-up.
+func TestConfigWarningsDoNotFail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "warn.hcl")
+	os.WriteFile(path, []byte(`
+auth { hmac_secret = env("JWT_SECRET") }
+webrtc {
+  udp_ports            = "50000-50009"
+  max_peer_connections = 20
+}
+plugin "audio" {}
+plugin "sphinx" {}
+pipeline "p" {
+  decoder "audio" {}
+  transcriber "sphinx" {}
+}
+`), 0o644)
+	env := []string{"JWT_SECRET=" + testSecret}
+	const warning = "Warning: Too few UDP ports for the peer connections"
+	out, errOut, code := earshot(t, env, "validate", "--offline", path)
+	if code != 0 || !strings.Contains(out, "valid") || !strings.Contains(errOut, warning) || !strings.Contains(errOut, "warn.hcl line 4") {
+		t.Errorf("validate: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	// serve goes past the configuration to the next step: listening on an address
+	// that is taken, which fails.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, errOut, code = earshot(t, env, "serve", "--config", path, "--listen", taken.Addr().String())
+	if code != 1 || !strings.Contains(errOut, warning) || !strings.Contains(errOut, "listen on "+taken.Addr().String()) {
+		t.Errorf("serve: exit %d, stderr %s", code, errOut)
 	}
 }
 

@@ -2,7 +2,7 @@
 //
 //	earshot serve [--config FILE] [--listen ADDR] [--dev]
 //	earshot validate FILE
-//	earshot token --sub ID [--name N] [--role R] [--sessions a,b] [--ttl D]
+//	earshot token [--config FILE] --sub ID [--name N] [--role R] [--sessions a,b] [--ttl D]
 //	earshot stream --url URL --token T --session S FILE
 //	earshot version
 package main
@@ -38,7 +38,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the daemon", runServe},
 		{"validate", "check a configuration file and print its diagnostics", runValidate},
-		{"token", "mint an HS256 token with JWT_SECRET", runToken},
+		{"token", "mint a token the configuration accepts (its HMAC secret, JWT_SECRET by default)", runToken},
 		{"stream", "stream an audio file to a session and print transcripts and suggestions", runStream},
 		{"version", "print the version", runVersion},
 	}

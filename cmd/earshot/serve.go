@@ -176,6 +176,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		NoMetrics:           !cfg.Server.Metrics,
 		ShutdownTimeout:     cfg.Server.ShutdownTimeout,
 		Drain:               drain,
+		// Before authentication a frame only carries the token: 16 KiB, or more when
+		// auth.max_token_size needs it (validation keeps MaxMessageSize above that).
+		AuthMessageSize: max(16<<10, cfg.Auth.MaxTokenSize+config.AuthFraming),
 	})
 	if err != nil {
 		ln.Close()
@@ -210,7 +213,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	ready.Store(true)
 	log.Info("ready", "pipelines", len(cfg.Pipelines), "default_pipeline", cfg.DefaultPipeline, "webrtc", cfg.WebRTC.Enabled)
 	if f.dev {
-		printDevHelp(stdout, addr, []byte(cfg.Auth.HMACSecret), generatedSecret, cfg.Auth.TokenTTL)
+		printDevHelp(stdout, addr, cfg.Auth, generatedSecret)
 	}
 
 	err = <-served
@@ -333,16 +336,21 @@ func devOrigins(addr string) []string {
 }
 
 // printDevHelp prints demo tokens and what to do with them.
-func printDevHelp(w io.Writer, addr string, secret []byte, generated bool, ttl time.Duration) {
-	if len(secret) == 0 {
-		fmt.Fprintln(w, "earshot: no HMAC secret configured: mint tokens with your own key")
+// The tokens satisfy the configuration's auth block (algorithm, issuer, audience).
+func printDevHelp(w io.Writer, addr string, a config.Auth, generated bool) {
+	secret := []byte(a.HMACSecret)
+	alg := auth.HMACAlgorithm(a.Algorithms)
+	if len(secret) == 0 || alg == "" {
+		fmt.Fprintln(w, "earshot: no HMAC secret or HS* algorithm configured: mint tokens with your own key")
 		return
 	}
+	ttl := a.TokenTTL
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
 	}
-	interviewer, err1 := auth.Mint(secret, auth.Claims{Subject: "demo-interviewer", Name: "Demo Interviewer", Role: protocol.RoleInterviewer}, ttl)
-	candidate, err2 := auth.Mint(secret, auth.Claims{Subject: "demo-candidate", Name: "Demo Candidate", Role: protocol.RoleCandidate}, ttl)
+	o := auth.MintOptions{Algorithm: alg, Issuer: a.Issuer, Audience: a.Audience}
+	interviewer, err1 := auth.MintWith(secret, auth.Claims{Subject: "demo-interviewer", Name: "Demo Interviewer", Role: protocol.RoleInterviewer}, ttl, o)
+	candidate, err2 := auth.MintWith(secret, auth.Claims{Subject: "demo-candidate", Name: "Demo Candidate", Role: protocol.RoleCandidate}, ttl, o)
 	if err := errors.Join(err1, err2); err != nil {
 		fmt.Fprintln(w, "earshot: cannot mint demo tokens:", err)
 		return

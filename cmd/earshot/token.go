@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -16,14 +15,18 @@ import (
 var validRoles = []string{protocol.RoleInterviewer, protocol.RoleCandidate, protocol.RoleObserver, protocol.RoleAdmin}
 
 func runToken(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("token", "token --sub ID [--name N] [--role R] [--sessions a,b] [--ttl D]", stderr)
+	fs := newFlagSet("token", "token [--config FILE] --sub ID [--name N] [--role R] [--sessions a,b] [--ttl D]", stderr)
+	cfgPath := fs.String("config", "", "HCL configuration whose auth block the token must satisfy: secret, algorithm, issuer, audience, token_ttl (default: the embedded default configuration)")
 	sub := fs.String("sub", "", "user id (the token's sub claim; required)")
 	name := fs.String("name", "", "display name (defaults to the user id)")
 	role := fs.String("role", protocol.RoleCandidate, "role: interviewer, candidate, observer or admin")
 	sessions := fs.String("sessions", "", "comma-separated session ids the user may join (empty: any)")
-	ttl := fs.String("ttl", "", "lifetime such as 1h or 7d (default: $JWT_EXPIRES_IN, else 7d)")
+	ttl := fs.String("ttl", "", "lifetime such as 1h or 7d (default: the configuration's auth.token_ttl, whose default is $JWT_EXPIRES_IN, else 7d)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	if *sub == "" {
 		fs.Usage()
@@ -32,14 +35,34 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	if !contains(validRoles, *role) {
 		return &exitError{code: 2, err: fmt.Errorf("--role %q: want one of %s", *role, strings.Join(validRoles, ", "))}
 	}
-	lifetime, err := tokenTTL(*ttl)
-	if err != nil {
-		return &exitError{code: 2, err: err}
+	var lifetime time.Duration
+	if *ttl != "" {
+		d, err := parseTTLFlag(*ttl)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		lifetime = d
 	}
-	secret := os.Getenv("JWT_SECRET")
-	if len(secret) < config.MinSecretLen {
-		return &exitError{code: 1, err: fmt.Errorf("set JWT_SECRET to the daemon's secret (at least %d bytes)", config.MinSecretLen)}
+
+	// The token must pass the daemon's checks, so it is made from the same
+	// configuration: its hmac_secret (JWT_SECRET by default), algorithms, issuer,
+	// audience and token_ttl (JWT_EXPIRES_IN by default).
+	cfg, diags := loadConfig(*cfgPath)
+	if len(diags) > 0 {
+		_ = writeDiags(stderr, cfg, diags) // errors, or warnings that do not stop us
 	}
+	if diags.HasErrors() {
+		return &exitError{code: 1, err: fmt.Errorf("cannot mint a token: the configuration %s has errors", configName(*cfgPath))}
+	}
+	a := cfg.Auth
+	alg := auth.HMACAlgorithm(a.Algorithms)
+	if alg == "" {
+		return &exitError{code: 1, err: fmt.Errorf("%s accepts no HS256, HS384 or HS512 tokens (auth.algorithms = %q): earshot token signs with the HMAC secret; mint tokens with your own key", configName(*cfgPath), a.Algorithms)}
+	}
+	if lifetime == 0 {
+		lifetime = a.TokenTTL // validated: greater than zero
+	}
+
 	c := auth.Claims{Subject: *sub, Name: *name, Role: *role}
 	if c.Name == "" {
 		c.Name = *sub
@@ -51,7 +74,7 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	tok, err := auth.Mint([]byte(secret), c, lifetime)
+	tok, err := auth.MintWith([]byte(a.HMACSecret), c, lifetime, auth.MintOptions{Algorithm: alg, Issuer: a.Issuer, Audience: a.Audience})
 	if err != nil {
 		return err
 	}
@@ -59,21 +82,14 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// tokenTTL picks the token lifetime: the flag, then JWT_EXPIRES_IN, then 7 days.
-func tokenTTL(flagValue string) (time.Duration, error) {
-	if flagValue == "" {
-		d, err := config.TokenTTLFromEnv(os.LookupEnv)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", config.EnvJWTExpiresIn, err)
-		}
-		return d, nil
-	}
-	d, err := config.ParseDuration(flagValue)
+// parseTTLFlag parses --ttl: a positive duration.
+func parseTTLFlag(s string) (time.Duration, error) {
+	d, err := config.ParseDuration(s)
 	if err != nil {
 		return 0, fmt.Errorf("--ttl: %w", err)
 	}
 	if d <= 0 {
-		return 0, errors.New("--ttl: the lifetime must be positive")
+		return 0, fmt.Errorf("--ttl %s: the lifetime must be positive", s)
 	}
 	return d, nil
 }

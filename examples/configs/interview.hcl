@@ -24,7 +24,7 @@ sessions {
 }
 
 webrtc {
-  udp_ports   = "50000-50100"
+  udp_ports   = "50000-50299"
   ice_servers = ["stun:stun.l.google.com:19302"]
 }
 

@@ -360,3 +360,43 @@ func BenchmarkValidateHS256(b *testing.B) {
 		}
 	}
 }
+
+// MintWith writes the algorithm, issuer and audience a validator requires; a
+// validator expecting others refuses the token.
+func TestMintWithIssuerAudience(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef-mint")
+	o := MintOptions{Algorithm: "HS512", Issuer: "https://issuer.example.org", Audience: "earshot"}
+	tok, err := MintWith(secret, Claims{Subject: "alice", Role: "interviewer"}, time.Hour, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewValidator(Config{HMACSecret: secret, Algorithms: []string{"HS512"}, Issuer: o.Issuer, Audience: o.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.Validate(tok); err != nil || c.Subject != "alice" {
+		t.Fatalf("Validate = %+v, %v", c, err)
+	}
+	for name, cfg := range map[string]Config{
+		"other issuer":   {HMACSecret: secret, Algorithms: []string{"HS512"}, Issuer: "https://other.example.org"},
+		"other audience": {HMACSecret: secret, Algorithms: []string{"HS512"}, Audience: "someone-else"},
+		"HS256 only":     {HMACSecret: secret, Algorithms: []string{"HS256"}},
+	} {
+		v, err := NewValidator(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Validate(tok); err == nil {
+			t.Errorf("%s: token accepted", name)
+		}
+	}
+	if _, err := MintWith(secret, Claims{Subject: "alice"}, time.Hour, MintOptions{Algorithm: "RS256"}); err == nil {
+		t.Error("MintWith signed RS256 with an HMAC secret")
+	}
+	if got := HMACAlgorithm([]string{"RS256", "HS384", "HS256"}); got != "HS384" {
+		t.Errorf("HMACAlgorithm = %q, want HS384", got)
+	}
+	if got := HMACAlgorithm([]string{"RS256"}); got != "" {
+		t.Errorf("HMACAlgorithm without HS* = %q", got)
+	}
+}

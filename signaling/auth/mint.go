@@ -17,11 +17,47 @@ import (
 // negative, c.ExpiresAt is used as exp instead. It is what `earshot token` and the
 // tests use; production deployments usually mint tokens elsewhere.
 func Mint(secret []byte, c Claims, ttl time.Duration) (string, error) {
+	return MintWith(secret, c, ttl, MintOptions{})
+}
+
+// MintOptions are what a daemon's auth configuration may require of a token
+// beyond Mint's claims.
+type MintOptions struct {
+	Algorithm string // HS256 (default), HS384 or HS512
+	Issuer    string // the iss claim, when set
+	Audience  string // the aud claim, when set
+}
+
+// HMACAlgorithm returns the first of algs that MintWith can sign with (HS256,
+// HS384, HS512), or "" when there is none.
+func HMACAlgorithm(algs []string) string {
+	for _, a := range algs {
+		switch a {
+		case "HS256", "HS384", "HS512":
+			return a
+		}
+	}
+	return ""
+}
+
+// MintWith is Mint with the algorithm, issuer and audience of o.
+func MintWith(secret []byte, c Claims, ttl time.Duration, o MintOptions) (string, error) {
 	if len(secret) == 0 {
 		return "", errors.New("auth: mint: empty secret")
 	}
 	if c.Subject == "" {
 		return "", errors.New("auth: mint: empty subject")
+	}
+	var method jwt.SigningMethod
+	switch o.Algorithm {
+	case "", "HS256":
+		method = jwt.SigningMethodHS256
+	case "HS384":
+		method = jwt.SigningMethodHS384
+	case "HS512":
+		method = jwt.SigningMethodHS512
+	default:
+		return "", fmt.Errorf("auth: mint: algorithm %q: want HS256, HS384 or HS512", o.Algorithm)
 	}
 	now := time.Now()
 	exp := now.Add(ttl)
@@ -45,7 +81,13 @@ func Mint(secret []byte, c Claims, ttl time.Duration) (string, error) {
 	if c.Sessions != nil {
 		claims["sessions"] = c.Sessions
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+	if o.Issuer != "" {
+		claims["iss"] = o.Issuer
+	}
+	if o.Audience != "" {
+		claims["aud"] = o.Audience
+	}
+	s, err := jwt.NewWithClaims(method, claims).SignedString(secret)
 	if err != nil {
 		return "", fmt.Errorf("auth: mint: %w", err)
 	}

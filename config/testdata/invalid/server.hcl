@@ -6,6 +6,8 @@ server {
   event_rate                  = 0                  # want: Value out of range
   event_burst                 = 0                  # want: Value out of range
   max_sessions_per_connection = 0                  # want: Value out of range
+  outbound_queue              = "512B"             # want: Invalid size
+  max_message_size            = "4KiB"             # want: Message size too small for the token
 }
 
 sessions {
