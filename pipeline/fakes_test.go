@@ -351,6 +351,7 @@ type fakeTranscriber struct {
 	hangAfter   map[int]int // open number → Send blocks at this many inputs
 	relative    bool        // time results by counted samples, not AudioInput.Start
 	unavailable bool        // WaitReady gives up
+	neverReady  bool        // WaitReady waits until its context ends
 	gate        chan struct{}
 	noFinal     bool         // never emit finals on silence (only on finalize/EOF)
 	silentClose map[int]bool // open number → CloseSend is swallowed (the plugin hangs at the end)
@@ -379,6 +380,10 @@ func (f *fakeTranscriber) OpenTranscribe(ctx context.Context, start sdk.Transcri
 func (f *fakeTranscriber) WaitReady(ctx context.Context) error {
 	if f.unavailable {
 		return ErrUnavailable
+	}
+	if f.neverReady {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	return nil
 }

@@ -52,8 +52,9 @@ type Options struct {
 	// Registerer receives the runtime's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Classify maps a stage error to a Fault; nil recognises ErrPluginFailed and
-	// ErrUnavailable. Stage time-outs always restart and *sdk.StreamError is always
-	// fatal, whatever Classify says.
+	// ErrUnavailable. Stage time-outs always restart, *sdk.StreamError is always
+	// fatal and ErrUnavailable (also the runtime's own, for a plugin not ready within
+	// ReadyTimeout) always gives up, whatever Classify says.
 	Classify func(error) Fault
 
 	// OnStreamEnd, if set, is called once when a stream has ended (after its last

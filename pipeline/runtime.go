@@ -87,6 +87,10 @@ func New(opts Options) (*Runtime, error) {
 			return FaultRestart
 		case errors.As(err, &se):
 			return FaultFatal
+		case errors.Is(err, ErrUnavailable):
+			// The runtime's own verdict (a plugin not ready within ReadyTimeout): a
+			// custom classifier knows only its transport's errors.
+			return FaultUnavailable
 		case custom != nil:
 			return custom(err)
 		}

@@ -903,3 +903,26 @@ func TestSuggesterGiveUpIsPublished(t *testing.T) {
 		})
 	}
 }
+
+// A plugin not ready within ReadyTimeout is given up on even when the runtime's
+// classifier is a custom one that knows only its transport's errors (as the plugin
+// host's adapter does): the runtime's own ErrUnavailable decides, so the stream ends
+// with PIPELINE_UNAVAILABLE instead of waiting for ever-new restarts.
+func TestNotReadyGivesUpWithCustomClassifier(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		// As with the defaults (30 s, 5 per minute): fewer waits fit in the window
+		// than the budget allows, so the budget alone never ends the stream.
+		o.ReadyTimeout = 50 * time.Millisecond
+		o.MaxRestarts, o.RestartWindow = 5, 100*time.Millisecond
+		o.Classify = func(error) Fault { return FaultRestart } // knows no runtime sentinel
+	})
+	e.tr.failAfter = map[int]int{1: 5}
+	e.tr.neverReady = true
+	s := e.open(t, spec("s1", "alice", ""))
+	writeAll(t, s, script(1, 2)) // the 6th frame's Send fails; the restart waits for WaitReady
+	e.rec.wait(t, "retrying:false", hasGiveUp)
+	if n := e.tr.openCount(); n != 1 {
+		t.Errorf("%d opens of the transcriber, want 1 (it never became ready)", n)
+	}
+	stop(t, s)
+}
