@@ -354,9 +354,15 @@ func (c *conn) ok(req *request, reply string, payload any) {
 }
 
 // fail refuses a request: the family's error event and, with an id, a refused ack.
+// NOT_JOINED is always session:error, whatever the event's family: the contract
+// refuses every event naming a session the connection has not joined that way.
 func (c *conn) fail(req *request, perr *protocol.Error) {
 	c.s.m.errorCode(perr.Code)
-	c.emit(errorEventFor(req.Event), perr)
+	event := errorEventFor(req.Event)
+	if perr.Code == protocol.CodeNotJoined {
+		event = protocol.EventSessionError
+	}
+	c.emit(event, perr)
 	if req.HasID && c.enqueue(outItem{data: c.fr.ack(req.ID, nil, perr)}) {
 		c.s.m.eventOut(protocol.EventAck, 1)
 	}

@@ -36,7 +36,9 @@ var knownCodes = []string{
 	protocol.CodeUnknownEvent, protocol.CodeNotJoined, protocol.CodeInvalidSessionID, protocol.CodeSessionFull,
 	protocol.CodeSessionEnded, protocol.CodeUnsupportedFormat, protocol.CodeInvalidAudio, protocol.CodeNoStream,
 	protocol.CodeChunkTooLarge, protocol.CodeRateLimited, protocol.CodePipelineUnavailable, protocol.CodeInternal,
-	protocol.CodeTooManySessions, protocol.CodeStreamExists, protocol.CodeFallingBehind, protocol.CodeRequestTooLarge,
+	protocol.CodeTooManySessions, protocol.CodeSessionLimit, protocol.CodeStreamExists, protocol.CodeFallingBehind,
+	// Extensions defined by the runtime and the WebRTC manager.
+	"STREAM_IDLE", "PEER_EXISTS", "TOO_MANY_PEERS", "NO_PEER",
 	"MESSAGE_TOO_BIG", "OTHER",
 }
 

@@ -75,7 +75,6 @@ const (
 	CodeTooManySessions = "TOO_MANY_SESSIONS"
 	CodeStreamExists    = "STREAM_EXISTS"
 	CodeFallingBehind   = "FALLING_BEHIND"
-	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
 	// CodeSessionLimit refuses a join that would create a session on a node that
 	// already holds its maximum; joining an existing session still works.
 	CodeSessionLimit = "SESSION_LIMIT"
