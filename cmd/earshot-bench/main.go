@@ -201,6 +201,25 @@ func sampleMemory() memSample {
 	return m
 }
 
+// check is one flag condition: msg is the error when ok is false.
+type check struct {
+	ok  bool
+	msg string
+}
+
+// checkFlags reports stray positional arguments and the first failed check.
+func checkFlags(fs *flag.FlagSet, checks ...check) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments %q", fs.Name(), fs.Args())
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return fmt.Errorf("%s: %s", fs.Name(), c.msg)
+		}
+	}
+	return nil
+}
+
 func perConn(after, before uint64, n int) float64 {
 	return (float64(after) - float64(before)) / float64(n) / 1024
 }
@@ -211,6 +230,13 @@ func runMemory(args []string) error {
 	settle := fs.Duration("settle", 3*time.Second, "wait after the last connection before measuring")
 	joinSessions := fs.Int("sessions", 0, "also join each connection to one of this many sessions (0: authenticated only)")
 	_ = fs.Parse(args)
+	if err := checkFlags(fs,
+		check{*n >= 1, "-n must be at least 1"},
+		check{*joinSessions >= 0, "-sessions must not be negative"},
+		check{*settle >= 0, "-settle must not be negative"},
+	); err != nil {
+		return err
+	}
 	if err := raiseFileLimit(uint64(*n + 256)); err != nil {
 		return err
 	}
@@ -226,15 +252,22 @@ func runMemory(args []string) error {
 		return err
 	}
 	connected := time.Since(start)
-	st := g.srv.Stats()
 	// Let per-connection start-up garbage (handler stacks, upgrade buffers) be
 	// collected and stacks shrink before measuring.
 	time.Sleep(*settle)
 	runtime.GC()
 	after := sampleMemory()
+	// Read after settling, next to the sample: the figures below are per connection
+	// and mean nothing unless the server holds exactly the n connections measured.
+	st := g.srv.Stats()
+	if st.Connections != *n {
+		ch.stop()
+		_ = g.stop()
+		return fmt.Errorf("the server holds %d connections, want %d: not measuring", st.Connections, *n)
+	}
 	fmt.Printf("connections: %d authenticated (server sees %d) in %s\n", *n, st.Connections, connected.Round(time.Millisecond))
 	fmt.Printf("goroutines:  %d → %d (%.2f per connection)\n", before.goroutines, after.goroutines,
-		float64(after.goroutines-before.goroutines)/float64(*n))
+		float64(int64(after.goroutines)-int64(before.goroutines))/float64(*n))
 	fmt.Printf("Go heap objects: %.2f KiB/conn\n", perConn(after.heapObjects, before.heapObjects, *n))
 	fmt.Printf("Go stacks:       %.2f KiB/conn\n", perConn(after.stacks, before.stacks, *n))
 	fmt.Printf("Go heap+stacks:  %.2f KiB/conn   (target ≤ 16)\n", perConn(after.heapObjects+after.stacks, before.heapObjects+before.stacks, *n))
@@ -251,6 +284,13 @@ func runJoin(args []string) error {
 	sessions := fs.Int("sessions", 100, "the clients are spread over this many sessions (joins broadcast user:joined to their members)")
 	rounds := fs.Int("rounds", 2000, "join/leave rounds of the probe")
 	_ = fs.Parse(args)
+	if err := checkFlags(fs,
+		check{*n >= 0, "-n must not be negative"},
+		check{*sessions >= 0, "-sessions must not be negative"},
+		check{*rounds >= 1, "-rounds must be at least 1"},
+	); err != nil {
+		return err
+	}
 	if err := raiseFileLimit(uint64(*n + 256)); err != nil {
 		return err
 	}
@@ -366,6 +406,14 @@ func runDial(args []string) error {
 	sessions := fs.Int("sessions", 0, "join each connection to one of this many sessions")
 	workers := fs.Int("c", 32, "concurrent dials")
 	_ = fs.Parse(args)
+	if err := checkFlags(fs,
+		check{*url != "", "-url is required"},
+		check{*n >= 0, "-n must not be negative"},
+		check{*sessions >= 0, "-sessions must not be negative"},
+		check{*workers >= 1, "-c must be at least 1"},
+	); err != nil {
+		return err
+	}
 	if err := raiseFileLimit(uint64(*n + 256)); err != nil {
 		return err
 	}

@@ -34,3 +34,29 @@ func TestLoadTool(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagValidation: bad flags are refused before anything starts (-rounds 0 used to
+// panic on an empty latency slice).
+func TestFlagValidation(t *testing.T) {
+	for _, tc := range []struct {
+		run  func([]string) error
+		args []string
+	}{
+		{runJoin, []string{"-rounds", "0"}},
+		{runJoin, []string{"-rounds", "-3"}},
+		{runJoin, []string{"-n", "-1"}},
+		{runJoin, []string{"-sessions", "-1"}},
+		{runJoin, []string{"stray"}},
+		{runMemory, []string{"-n", "0"}},
+		{runMemory, []string{"-settle", "-1s"}},
+		{runMemory, []string{"-sessions", "-2"}},
+		{runDial, []string{"-n", "1"}},
+		{runDial, []string{"-url", "ws://127.0.0.1:1/interview", "-c", "0"}},
+	} {
+		if err := tc.run(tc.args); err == nil {
+			t.Errorf("%v: accepted", tc.args)
+		} else {
+			t.Logf("%v: %v", tc.args, err)
+		}
+	}
+}

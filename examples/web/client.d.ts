@@ -15,6 +15,8 @@ export interface ClientOptions {
   reconnect?: boolean;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** How many utterances client.store keeps, the most recent (default 500). */
+  maxUtterances?: number;
 }
 
 export interface ConnectionSuccess { userId: string; connectionId: string; role: Role; serverTime: number; protocol: number }
@@ -53,6 +55,7 @@ export interface EventMap {
   "user:joined": { sessionId: string; user: User };
   "user:left": { sessionId: string; user: User };
   "user:disconnected": { sessionId: string; userId: string; reason: string };
+  /** Also local, code CHUNK_READ_FAILED: a MediaRecorder chunk could not be read (later chunks still go). */
   "audio:error": ErrorPayload;
   "transcription:processing": { sessionId: string; streamId: string; userId: string; utteranceId: string; requestId?: string };
   "transcription:result": TranscriptionResult;
@@ -60,6 +63,7 @@ export interface EventMap {
   "responses:suggestions": SuggestionsEvent;
   "webrtc:state": { sessionId: string; state: string };
   "webrtc:error": ErrorPayload;
+  /** Also local, code TOKEN_UNAVAILABLE: the token function threw; the next reconnect is scheduled. */
   "error": ErrorPayload;
   /** Local: the connection state changed. */
   "state": ConnectionState;
@@ -74,10 +78,22 @@ export declare class EarshotError extends Error {
   constructor(code: string, message: string);
 }
 
+/** Utterances a TranscriptStore keeps by default. */
+export declare const DEFAULT_MAX_UTTERANCES: number;
+
+/**
+ * The transcript (the last maxUtterances utterances; older ones are dropped) and the
+ * last suggestion sets. `utterances` and `suggestions` are replaced, never mutated.
+ */
 export declare class TranscriptStore {
+  constructor(opts?: { maxUtterances?: number });
+  readonly maxUtterances: number;
   utterances: Utterance[];
   suggestions: SuggestionsEvent[];
-  applyResult(r: TranscriptionResult): void;
+  /** The stored utterance with this id, if it is still kept. */
+  get(utteranceId: string): Utterance | undefined;
+  /** Returns true when the store changed (false for a stale revision or a result after the final). */
+  applyResult(r: TranscriptionResult): boolean;
   applySuggestions(s: SuggestionsEvent): void;
   clear(): void;
 }

@@ -28,9 +28,22 @@ export class EarshotError extends Error {
   }
 }
 
-/** A small store of the session's transcript and suggestions, ready to render. */
+/** Utterances a TranscriptStore keeps by default (the most recent ones). */
+export const DEFAULT_MAX_UTTERANCES = 500;
+
+/**
+ * A small store of the session's transcript and suggestions, ready to render.
+ *
+ * It keeps only the last maxUtterances utterances (default 500): when a new one
+ * arrives past that, the oldest are dropped. `utterances` is replaced, never
+ * mutated, on every change (React's useSyncExternalStore compares it by identity),
+ * so the cap also bounds the cost of each update.
+ */
 export class TranscriptStore {
-  constructor() {
+  /** @param {{maxUtterances?: number}} [opts] */
+  constructor(opts = {}) {
+    const max = opts.maxUtterances;
+    this.maxUtterances = Number.isInteger(max) && max > 0 ? max : DEFAULT_MAX_UTTERANCES;
     /** @type {Array<import("./client").Utterance>} */
     this.utterances = [];
     /** @type {Map<string, number>} utteranceId → index */
@@ -39,20 +52,39 @@ export class TranscriptStore {
     this.suggestions = [];
   }
 
-  /** @param {import("./client").TranscriptionResult} r */
+  /** The stored utterance with this id, if it is still kept. */
+  get(utteranceId) {
+    const i = this.index.get(utteranceId);
+    return i === undefined ? undefined : this.utterances[i];
+  }
+
+  /**
+   * Apply one transcription:result. Returns true when the store changed (false for a
+   * stale revision or anything after the utterance's final).
+   * @param {import("./client").TranscriptionResult} r
+   */
   applyResult(r) {
     const i = this.index.get(r.utteranceId);
     const u = { ...r };
     if (i === undefined) {
-      this.index.set(r.utteranceId, this.utterances.length);
-      this.utterances = [...this.utterances, u];
-      return;
+      const drop = Math.max(0, this.utterances.length + 1 - this.maxUtterances);
+      const next = this.utterances.slice(drop);
+      next.push(u);
+      this.utterances = next;
+      if (drop > 0) {
+        this.index = new Map();
+        next.forEach((x, j) => this.index.set(x.utteranceId, j));
+      } else {
+        this.index.set(r.utteranceId, next.length - 1);
+      }
+      return true;
     }
     const prev = this.utterances[i];
-    if (prev.isFinal || prev.revision > r.revision) return; // nothing after a final; ignore stale revisions
+    if (prev.isFinal || prev.revision > r.revision) return false; // nothing after a final; ignore stale revisions
     const next = this.utterances.slice();
     next[i] = u;
     this.utterances = next;
+    return true;
   }
 
   /** @param {import("./client").SuggestionsEvent} s */
@@ -99,7 +131,7 @@ export class EarshotClient {
     this.sessions = new Set();
     this.attempt = 0;
     this.closedByUser = false;
-    this.store = new TranscriptStore();
+    this.store = new TranscriptStore({ maxUtterances: this.options.maxUtterances });
     /** @type {Set<Function>} */
     this.listeners = new Set();
     this.userId = "";
@@ -174,12 +206,29 @@ export class EarshotClient {
   /** Connect and authenticate. Resolves with the connection:success payload. */
   connect() {
     this.closedByUser = false;
+    clearTimeout(this.reconnectTimer);
     return this.open();
   }
 
   async open() {
+    const gen = (this.openGen = (this.openGen || 0) + 1);
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
-    const token = await this.currentToken();
+    let token;
+    try {
+      token = await this.currentToken();
+    } catch (e) {
+      // No socket exists, so no onclose will schedule the next attempt: do it here.
+      const err = new EarshotError("TOKEN_UNAVAILABLE", `could not get a token: ${(e && e.message) || e}`);
+      if (gen === this.openGen && !this.closedByUser) {
+        this.emitLocal("error", { code: err.code, message: err.message });
+        this.scheduleReconnect(0);
+      }
+      throw err;
+    }
+    // close() (or a newer connect()) while the token was being fetched: open nothing.
+    if (this.closedByUser || gen !== this.openGen) {
+      throw new EarshotError("CLOSED", "the client was closed while connecting");
+    }
     let url = this.options.url;
     if (this.options.tokenIn === "query") {
       url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
@@ -253,7 +302,7 @@ export class EarshotClient {
     this.setState("reconnecting");
     this.reconnectTimer = setTimeout(() => {
       this.open().catch(() => {
-        /* onclose schedules the next attempt */
+        /* onclose (or open itself, when the token cannot be had) schedules the next attempt */
       });
     }, delay);
   }
@@ -377,6 +426,9 @@ class WebRTCMicrophone {
     this.mode = "webrtc";
     this.queued = [];
     this.answered = false;
+    /** Remote candidates that arrived before the answer was applied. */
+    this.remoteQueued = [];
+    this.remoteReady = false;
     this.pc = new RTCPeerConnection({ iceServers: opts.iceServers || [] });
   }
 
@@ -393,6 +445,11 @@ class WebRTCMicrophone {
     await this.pc.setLocalDescription(offer);
     const answer = await this.client.request("webrtc:offer", { sessionId: this.sessionId, sdp: offer.sdp });
     await this.pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    // The daemon trickles its candidates as soon as it has its local description,
+    // racing the answer: add the ones that came early now, in order.
+    this.remoteReady = true;
+    for (const c of this.remoteQueued) this.addRemote(c);
+    this.remoteQueued = [];
     this.answered = true;
     for (const c of this.queued) this.client.send("webrtc:candidate", { sessionId: this.sessionId, candidate: c });
     this.queued = [];
@@ -400,7 +457,12 @@ class WebRTCMicrophone {
 
   remoteCandidate(ev) {
     if (ev.sessionId !== this.sessionId || !ev.candidate || !ev.candidate.candidate) return;
-    this.pc.addIceCandidate(ev.candidate).catch((e) => console.warn("earshot: remote candidate refused", e));
+    if (!this.remoteReady) this.remoteQueued.push(ev.candidate);
+    else this.addRemote(ev.candidate);
+  }
+
+  addRemote(c) {
+    this.pc.addIceCandidate(c).catch((e) => console.warn("earshot: remote candidate refused", e));
   }
 
   async stop() {
@@ -446,7 +508,16 @@ class ChunkMicrophone {
     this.chain = Promise.resolve();
     this.recorder.ondataavailable = (ev) => {
       if (!ev.data || ev.data.size === 0) return;
-      this.chain = this.chain.then(async () => this.client.sendBinary(await ev.data.arrayBuffer()));
+      // Catch per link: one unreadable chunk must not skip every later one nor make stop() throw.
+      this.chain = this.chain
+        .then(async () => this.client.sendBinary(await ev.data.arrayBuffer()))
+        .catch((e) =>
+          this.client.emitLocal("audio:error", {
+            code: "CHUNK_READ_FAILED",
+            message: `could not read a recorded chunk: ${(e && e.message) || e}`,
+            sessionId: this.sessionId,
+          }),
+        );
     };
     this.recorder.start(this.timeslice);
   }

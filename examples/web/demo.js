@@ -18,8 +18,26 @@ if (params.get("mode")) {
 let client = null;
 let joined = "";
 const members = new Map();
-// Exposed for tests and for poking around in the console.
-window.earshotDemo = { finals: [], partials: 0, suggestions: [], errors: [], state: "idle", micStartedAt: 0 };
+// Exposed for tests and for poking around in the console. Bounded: finals keeps the
+// last MAX_FINALS, suggestions the last MAX_SUGGESTIONS; errors keeps the first
+// MAX_ERRORS (readers index it by how many they have seen) and counts the rest in
+// errorsDropped.
+const MAX_FINALS = 500;
+const MAX_SUGGESTIONS = 50;
+const MAX_ERRORS = 200;
+window.earshotDemo = { finals: [], partials: 0, suggestions: [], errors: [], errorsDropped: 0, state: "idle", micStartedAt: 0 };
+
+/** Append to a list, dropping its oldest entries past max. */
+function pushCapped(list, item, max) {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+function pushError(e) {
+  const d = window.earshotDemo;
+  if (d.errors.length < MAX_ERRORS) d.errors.push(e);
+  else d.errorsDropped++;
+}
 
 function log(dir, event, data) {
   const line = `${new Date().toISOString().slice(11, 23)} ${dir} ${event} ${data === undefined ? "" : JSON.stringify(data)}`;
@@ -45,23 +63,28 @@ function renderMembers() {
     : "";
 }
 
-function renderTranscript() {
+/** Update the <li> of one utterance (adding it when new), and drop the <li>s of
+ * utterances the store no longer keeps. */
+function renderUtterance(utteranceId) {
   const ol = $("transcript");
-  ol.replaceChildren(
-    ...client.store.utterances.map((u) => {
-      const li = document.createElement("li");
-      li.className = u.isFinal ? "final" : "partial";
-      li.dataset.utterance = u.utteranceId;
-      const who = document.createElement("span");
-      who.className = "who " + u.role;
-      who.textContent = u.userId;
-      const text = document.createElement("span");
-      text.className = "text";
-      text.textContent = u.text || "…";
-      li.append(who, text);
-      return li;
-    }),
-  );
+  const u = client.store.get(utteranceId);
+  if (!u) return;
+  let li = ol.querySelector(`li[data-utterance="${CSS.escape(utteranceId)}"]`);
+  if (!li) {
+    li = document.createElement("li");
+    li.dataset.utterance = u.utteranceId;
+    const who = document.createElement("span");
+    who.className = "who " + u.role;
+    who.textContent = u.userId;
+    const text = document.createElement("span");
+    text.className = "text";
+    li.append(who, text);
+    ol.append(li);
+    // The store drops its oldest utterances past its cap; they are the first <li>s.
+    while (ol.children.length > client.store.utterances.length) ol.firstElementChild.remove();
+  }
+  li.className = u.isFinal ? "final" : "partial";
+  li.querySelector(".text").textContent = u.text || "…";
   ol.scrollTop = ol.scrollHeight;
 }
 
@@ -98,6 +121,7 @@ async function connect() {
     return;
   }
   if (client) client.close();
+  $("transcript").replaceChildren(); // the new client's store starts empty
   client = new EarshotClient({ url: wsURL, token });
   client.on("state", setState);
   client.on("*", ({ event, data }) => {
@@ -124,16 +148,17 @@ async function connect() {
     renderMembers();
   });
   client.on("transcription:result", (r) => {
-    if (r.isFinal) window.earshotDemo.finals.push({ text: r.text, utteranceId: r.utteranceId, at: Date.now(), userId: r.userId });
-    else window.earshotDemo.partials++;
-    renderTranscript();
+    if (r.isFinal) {
+      pushCapped(window.earshotDemo.finals, { text: r.text, utteranceId: r.utteranceId, at: Date.now(), userId: r.userId }, MAX_FINALS);
+    } else window.earshotDemo.partials++;
+    renderUtterance(r.utteranceId);
   });
   client.on("responses:suggestions", (s) => {
-    window.earshotDemo.suggestions.push(s);
+    pushCapped(window.earshotDemo.suggestions, s, MAX_SUGGESTIONS);
     renderSuggestions();
   });
   for (const ev of ["audio:error", "transcription:error", "webrtc:error", "session:error", "error", "connection:error"]) {
-    client.on(ev, (e) => window.earshotDemo.errors.push({ event: ev, ...e }));
+    client.on(ev, (e) => pushError({ event: ev, ...e }));
   }
   try {
     const ok = await client.connect();
@@ -172,7 +197,7 @@ async function startMic() {
     window.earshotDemo.micStartedAt = Date.now();
     $("mic-state").textContent = `streaming over ${mode === "chunks" ? "MediaRecorder chunks" : "WebRTC"}`;
   } catch (e) {
-    window.earshotDemo.errors.push({ event: "mic", code: e.code || "MIC", message: e.message });
+    pushError({ event: "mic", code: e.code || "MIC", message: e.message });
     $("mic-state").textContent = `microphone failed: ${e.message}`;
   }
   setState(client.state);
