@@ -272,7 +272,7 @@ func handleAudioStream(s *Server, c *conn, req *request) {
 }
 
 func handleAudioFinalize(s *Server, c *conn, req *request) {
-	id, _, perr := sessionRef(c, req)
+	id, m, perr := sessionRef(c, req)
 	if perr != nil {
 		c.fail(req, perr)
 		return
@@ -280,12 +280,24 @@ func handleAudioFinalize(s *Server, c *conn, req *request) {
 	c.mu.Lock()
 	st := c.streams[id]
 	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(c.ctx, s.opts.CallTimeout)
+	defer cancel()
 	if st == nil {
+		// The user's stream in this session may be a WebRTC track.
+		if f, ok := s.getPeers().(AudioFinalizer); ok {
+			found, err := f.FinalizeAudio(ctx, c.peerOwner(id, m.sess.pipeline))
+			switch {
+			case found && err != nil:
+				c.fail(req, s.asProtocolError(err, id, "finalize"))
+				return
+			case found:
+				c.ok(req, "", nil)
+				return
+			}
+		}
 		c.fail(req, &protocol.Error{Code: protocol.CodeNoStream, Message: "no open stream in this session", SessionID: id})
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, s.opts.CallTimeout)
-	defer cancel()
 	if err := st.ms.Finalize(ctx); err != nil {
 		c.fail(req, s.asProtocolError(err, id, "finalize"))
 		return

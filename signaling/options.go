@@ -54,6 +54,13 @@ type AudioStopper interface {
 	StopAudio(ctx context.Context, o PeerOwner) (bool, error)
 }
 
+// AudioFinalizer is implemented by a Peers that can force the current utterance of
+// a peer connection's audio stream final: audio:finalize on a WebRTC stream.
+// FinalizeAudio reports false when the owner has no WebRTC stream.
+type AudioFinalizer interface {
+	FinalizeAudio(ctx context.Context, o PeerOwner) (bool, error)
+}
+
 // PeerOwner identifies whose peer connection a Peers call is about and how to reach
 // that connection (webrtc:candidate, webrtc:state).
 type PeerOwner struct {

@@ -373,9 +373,10 @@ func TestHTTPEndpoints(t *testing.T) {
 
 // fakePeers records WebRTC calls and answers through the owner's Emit.
 type fakePeers struct {
-	mu      sync.Mutex
-	closed  []string
-	stopped []string
+	mu        sync.Mutex
+	closed    []string
+	stopped   []string
+	finalized []string
 }
 
 func (p *fakePeers) Offer(_ context.Context, o PeerOwner, sdp string) (string, error) {
@@ -395,6 +396,17 @@ func (p *fakePeers) StopAudio(_ context.Context, o PeerOwner) (bool, error) {
 	}
 	p.mu.Lock()
 	p.stopped = append(p.stopped, o.SessionID+"/"+o.UserID)
+	p.mu.Unlock()
+	return true, nil
+}
+
+// FinalizeAudio makes fakePeers an AudioFinalizer, with the same stream as StopAudio.
+func (p *fakePeers) FinalizeAudio(_ context.Context, o PeerOwner) (bool, error) {
+	if o.UserID != "alice" || o.SessionID != "s1" {
+		return false, nil
+	}
+	p.mu.Lock()
+	p.finalized = append(p.finalized, o.SessionID+"/"+o.UserID)
 	p.mu.Unlock()
 	return true, nil
 }
@@ -421,12 +433,17 @@ func TestWebRTCDelegation(t *testing.T) {
 	alice.expectErr(protocol.EventWebRTCError, protocol.CodeBadRequest)
 	id = alice.request(protocol.EventWebRTCCandidate, map[string]any{"sessionId": "s1", "candidate": map[string]any{"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}})
 	alice.expectAck(id)
-	// audio:stop with no WebSocket stream drains the WebRTC stream; bob has none.
+	// audio:finalize and audio:stop with no WebSocket stream go to the WebRTC stream;
+	// bob has none.
+	id = alice.request(protocol.EventAudioFinalize, map[string]string{"sessionId": "s1"})
+	alice.expectAck(id)
 	id = alice.request(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
 	alice.expectAck(id)
 	bob := joined(t, e, "bob", protocol.RoleCandidate, "s1")
 	alice.expect(protocol.EventUserJoined)
 	bob.send(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	bob.expectErr(protocol.EventAudioError, protocol.CodeNoStream)
+	bob.send(protocol.EventAudioFinalize, map[string]string{"sessionId": "s1"})
 	bob.expectErr(protocol.EventAudioError, protocol.CodeNoStream)
 	id = alice.request(protocol.EventWebRTCClose, map[string]string{"sessionId": "s1"})
 	alice.expectAck(id)
@@ -439,5 +456,8 @@ func TestWebRTCDelegation(t *testing.T) {
 	}
 	if len(peers.stopped) != 1 || peers.stopped[0] != "s1/alice" {
 		t.Fatalf("StopAudio calls %v", peers.stopped)
+	}
+	if len(peers.finalized) != 1 || peers.finalized[0] != "s1/alice" {
+		t.Fatalf("FinalizeAudio calls %v", peers.finalized)
 	}
 }

@@ -202,6 +202,11 @@ func (p peerAdapter) AddCandidate(ctx context.Context, o signaling.PeerOwner, c 
 }
 func (p peerAdapter) Close(o signaling.PeerOwner) error { return p.m.Close(owner(o)) }
 
+// FinalizeAudio forces the owner's WebRTC utterance final (audio:finalize).
+func (p peerAdapter) FinalizeAudio(ctx context.Context, o signaling.PeerOwner) (bool, error) {
+	return p.m.FinalizeAudio(ctx, owner(o))
+}
+
 // StopAudio drains the owner's WebRTC stream (audio:stop on a WebRTC stream).
 func (p peerAdapter) StopAudio(ctx context.Context, o signaling.PeerOwner) (bool, error) {
 	return p.m.StopAudio(ctx, owner(o))

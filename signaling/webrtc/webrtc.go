@@ -252,6 +252,24 @@ func (m *Manager) StopAudio(ctx context.Context, o Owner) (bool, error) {
 	return p.stopStream(ctx)
 }
 
+// FinalizeAudio forces the current utterance of the owner's WebRTC stream final
+// (audio:finalize), as for a stream fed in chunks; the stream stays open. It reports
+// false when the owner has no open WebRTC stream, or its stream cannot finalize.
+func (m *Manager) FinalizeAudio(ctx context.Context, o Owner) (bool, error) {
+	p := m.lookup(o)
+	if p == nil {
+		return false, nil
+	}
+	p.mu.Lock()
+	st, stopped := p.stream, p.streamStopped || p.streamEnded
+	p.mu.Unlock()
+	f, ok := st.(interface{ Finalize(context.Context) error })
+	if st == nil || stopped || !ok {
+		return false, nil
+	}
+	return true, f.Finalize(ctx)
+}
+
 // Close closes the owner's peer connection (webrtc:close, session:leave, disconnect).
 func (m *Manager) Close(o Owner) error {
 	p := m.lookup(o)
