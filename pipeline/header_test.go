@@ -58,26 +58,53 @@ func TestContainerHeader(t *testing.T) {
 	}
 }
 
-// FuzzContainerHeader: the sniffers read the first bytes a network peer sends.
+// FuzzContainerHeader: the sniffers read the first bytes a network peer sends;
+// resync reads a chunk at any offset of the stream, for any channel count.
 func FuzzContainerHeader(f *testing.F) {
 	for _, name := range []string{"short.wav", "short.ogg", "short.webm"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b)
-		f.Add(b[:len(b)/3])
+		f.Add(b, uint8(1), int64(0))
+		f.Add(b[:len(b)/3], uint8(1), int64(len(b)))
+		f.Add(b[len(b)/3:], uint8(2), int64(len(b)/3))
 	}
-	f.Add([]byte("RIFF\x00\x00\x00\x00WAVEdata"))
-	f.Add([]byte{0x1A, 0x45, 0xDF, 0xA3, 0x01, 0xFF})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, format := range []string{protocol.FormatWAV, protocol.FormatOgg, protocol.FormatWebM, protocol.FormatPCM16} {
+	f.Add([]byte("RIFF\x00\x00\x00\x00WAVEdata"), uint8(0), int64(-1))
+	f.Add([]byte{0x1A, 0x45, 0xDF, 0xA3, 0x01, 0xFF}, uint8(7), int64(5))
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7}, uint8(5), int64(9))
+	f.Fuzz(func(t *testing.T, b []byte, ch uint8, offset int64) {
+		channels := 1 + int(ch%8)
+		for _, format := range []string{protocol.FormatWAV, protocol.FormatOgg, protocol.FormatWebM, protocol.FormatPCM16, protocol.FormatF32} {
 			h, st := containerHeader(format, b)
 			if st == headerDone && !bytes.HasPrefix(b, h) {
 				t.Fatalf("%s: prefix is not a prefix of the input", format)
 			}
-			if rest, ok := resync(format, 2, h, b, int64(len(b))); ok && format != protocol.FormatWebM && !bytes.HasSuffix(b, rest) {
-				t.Fatalf("%s: resync returned bytes that are not a tail of the input", format)
+			rest, ok := resync(format, channels, h, b, offset)
+			if !ok {
+				if rest != nil {
+					t.Fatalf("%s: resync found nothing but returned %d bytes", format, len(rest))
+				}
+				continue
+			}
+			switch format {
+			case protocol.FormatWebM:
+				// A tail of the input from a Cluster, or a synthetic Cluster start
+				// followed by a tail of the input from a SimpleBlock.
+				atCluster := bytes.HasPrefix(rest, clusterStart[:4]) && bytes.HasSuffix(b, rest)
+				tail, synth := bytes.CutPrefix(rest, clusterStart)
+				atBlock := synth && len(tail) > 0 && tail[0] == 0xA3 && bytes.HasSuffix(b, tail)
+				if !atCluster && !atBlock {
+					t.Fatalf("webm: resync returned %x, neither a tail of the input at a Cluster nor a Cluster start and a tail at a SimpleBlock", rest)
+				}
+			default:
+				if !bytes.HasSuffix(b, rest) {
+					t.Fatalf("%s: resync returned bytes that are not a tail of the input", format)
+				}
+			}
+			align := map[string]int{protocol.FormatPCM16: 2, protocol.FormatF32: 4}[format] * channels
+			if skip := len(b) - len(rest); align > 0 && offset >= 0 && ((offset%int64(align)+int64(skip))%int64(align) != 0 || skip >= align) {
+				t.Fatalf("%s, %d channels, offset %d: resync skipped %d bytes, not to the next sample frame", format, channels, offset, skip)
 			}
 		}
 		// The Ogg renumberer only ever emits whole pages.

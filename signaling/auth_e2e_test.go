@@ -51,6 +51,7 @@ func TestAuthSources(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.in(t)
 			c := e.dial(tc.path, tc.header)
 			if tc.frame {
 				c.sendRaw([]byte(`{"event":"auth","data":{"token":"` + tok + `"},"id":1}`))
@@ -136,6 +137,7 @@ func TestAuthRefused(t *testing.T) {
 	for _, tc := range cases {
 		for _, src := range []string{"header", "query", "frame"} {
 			t.Run(tc.name+"/"+src, func(t *testing.T) {
+				e := e.in(t)
 				var c *client
 				switch src {
 				case "header":
@@ -163,6 +165,7 @@ func TestAuthRefused(t *testing.T) {
 func TestAuthFirstFrameAndTimeout(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.AuthTimeout = 300 * time.Millisecond })
 	t.Run("other first frame", func(t *testing.T) {
+		e := e.in(t)
 		c := e.dial("/interview", nil)
 		c.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s1"})
 		c.expectErr(protocol.EventConnectionError, protocol.CodeUnauthorized)
@@ -171,6 +174,7 @@ func TestAuthFirstFrameAndTimeout(t *testing.T) {
 		}
 	})
 	t.Run("binary first frame", func(t *testing.T) {
+		e := e.in(t)
 		c := e.dial("/interview", nil)
 		c.sendBinary([]byte{1, 2, 3})
 		c.expectErr(protocol.EventConnectionError, protocol.CodeUnauthorized)
@@ -179,16 +183,20 @@ func TestAuthFirstFrameAndTimeout(t *testing.T) {
 		}
 	})
 	t.Run("auth without token", func(t *testing.T) {
+		e := e.in(t)
 		c := e.dial("/interview", nil)
 		c.send(protocol.EventAuth, map[string]string{})
 		c.expectErr(protocol.EventConnectionError, protocol.CodeUnauthorized)
-		c.expectClose()
+		if got := c.expectClose(); got != protocol.CloseUnauthorized {
+			t.Fatalf("close %d", got)
+		}
 	})
 	t.Run("silence", func(t *testing.T) {
+		e := e.in(t)
 		c := e.dial("/interview", nil)
-		e := c.expectErr(protocol.EventConnectionError, protocol.CodeUnauthorized)
-		if !strings.Contains(e.Message, "no authentication") {
-			t.Fatalf("message %q", e.Message)
+		perr := c.expectErr(protocol.EventConnectionError, protocol.CodeUnauthorized)
+		if !strings.Contains(perr.Message, "no authentication") {
+			t.Fatalf("message %q", perr.Message)
 		}
 		if got := c.expectClose(); got != protocol.CloseUnauthorized {
 			t.Fatalf("close %d", got)

@@ -35,6 +35,15 @@ type env struct {
 	url   string // ws://127.0.0.1:port
 }
 
+// in returns e reporting to t: a subtest dials and connects with e.in(t), so that
+// a failure in a helper or a client fails the subtest, not its parent (FailNow
+// must be called from the test's own goroutine).
+func (e *env) in(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 func newEnv(t testing.TB, tweak func(*Options)) *env {
 	t.Helper()
 	v, err := auth.NewValidator(auth.Config{HMACSecret: testSecret, Leeway: time.Second})

@@ -174,12 +174,14 @@ func TestSocketIOConnectAndEvents(t *testing.T) {
 func TestSocketIOAuth(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.AuthTimeout = 300 * time.Millisecond })
 	t.Run("header token", func(t *testing.T) {
+		e := e.in(t)
 		c := e.sioDial(http.Header{"Authorization": {"Bearer " + e.token("alice", protocol.RoleCandidate)}})
 		c.sioSend(`40/interview,`)
 		c.expect("sio:connect")
 		c.expect(protocol.EventConnectionSuccess)
 	})
 	t.Run("query token", func(t *testing.T) {
+		e := e.in(t)
 		ws, _, err := e.dialRaw(sioPath+"&token="+e.token("alice", protocol.RoleCandidate), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -196,6 +198,7 @@ func TestSocketIOAuth(t *testing.T) {
 	}
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.in(t)
 			c := e.sioDial(nil)
 			c.sioSend(tc.connect)
 			f := c.expect("sio:connect_error")
@@ -216,6 +219,7 @@ func TestSocketIOAuth(t *testing.T) {
 		})
 	}
 	t.Run("wrong namespace first", func(t *testing.T) {
+		e := e.in(t)
 		c := e.sioDial(nil)
 		c.sioSend(`40`)
 		f := c.next()
@@ -226,9 +230,16 @@ func TestSocketIOAuth(t *testing.T) {
 		c.expect("sio:connect")
 	})
 	t.Run("no connect", func(t *testing.T) {
+		e := e.in(t)
 		c := e.sioDial(nil)
-		c.expect("sio:connect_error")
-		c.expectClose()
+		f := c.expect("sio:connect_error")
+		var ce struct{ Data struct{ Code string } }
+		if err := json.Unmarshal(f.Data, &ce); err != nil || ce.Data.Code != protocol.CodeUnauthorized {
+			t.Fatalf("connect_error %s, want code %s", f.raw, protocol.CodeUnauthorized)
+		}
+		if got := c.expectClose(); got != protocol.CloseUnauthorized {
+			t.Fatalf("close %d, want %d", got, protocol.CloseUnauthorized)
+		}
 	})
 }
 

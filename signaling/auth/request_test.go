@@ -2,11 +2,16 @@ package auth
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/signaling/protocol"
 )
 
 func TestTokenFromRequest(t *testing.T) {
@@ -131,28 +136,60 @@ func FuzzTokenFromAuthPayload(f *testing.F) {
 	})
 }
 
+// FuzzValidate: the token comes from the peer (header, query or auth payload).
+// Validate never panics; what it accepts has claims the gateway can use; what it
+// refuses is a coded *protocol.Error, as the handshake answers it.
 func FuzzValidate(f *testing.F) {
 	v, err := NewValidator(Config{HMACSecret: testSecret, Issuer: "i", Audience: "a"})
 	if err != nil {
 		f.Fatal(err)
 	}
-	good, err := Mint(testSecret, Claims{Subject: "s", Role: "admin", Sessions: []string{"x"}}, 3600e9)
+	opts := MintOptions{Issuer: "i", Audience: "a"}
+	good, err := MintWith(testSecret, Claims{Subject: "s", Role: "admin", Sessions: []string{"x"}}, time.Hour, opts)
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, s := range []string{good, "", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.", "eyJhbGciOiJIUzI1NiJ9.e30.", strings.Repeat(".", 10)} {
+	// The acceptance branch must run from the seeds, not only when fuzzing.
+	if _, err := v.Validate(good); err != nil {
+		f.Fatalf("the good seed is refused: %v", err)
+	}
+	bare, err := MintWith(testSecret, Claims{Subject: "u"}, time.Hour, opts)
+	if err != nil {
+		f.Fatal(err)
+	}
+	expired, err := MintWith(testSecret, Claims{Subject: "s", ExpiresAt: time.Now().Add(-time.Hour)}, 0, opts)
+	if err != nil {
+		f.Fatal(err)
+	}
+	noAudience, err := Mint(testSecret, Claims{Subject: "s"}, time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{good, bare, expired, noAudience, "", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.", "eyJhbGciOiJIUzI1NiJ9.e30.", strings.Repeat(".", 10)} {
 		f.Add(s)
 	}
+	roles := []string{protocol.RoleInterviewer, protocol.RoleCandidate, protocol.RoleObserver, protocol.RoleAdmin}
 	f.Fuzz(func(t *testing.T, tok string) {
 		c, err := v.Validate(tok)
 		if err == nil {
-			if c.Subject == "" || c.Role == "" || c.ExpiresAt.IsZero() {
-				t.Fatalf("accepted token with incomplete claims %+v", c)
+			switch {
+			case c.Subject == "" || len(c.Subject) > maxClaimString || len(c.Name) > maxClaimString:
+				t.Fatalf("accepted token with bad sub or name %+v", c)
+			case !slices.Contains(roles, c.Role):
+				t.Fatalf("accepted token with role %q", c.Role)
+			case c.ExpiresAt.IsZero() || time.Until(c.ExpiresAt) < -time.Minute:
+				t.Fatalf("accepted token expiring at %v", c.ExpiresAt)
+			case len(c.Sessions) > maxSessionsClaim || slices.Contains(c.Sessions, ""):
+				t.Fatalf("accepted token with sessions %q", c.Sessions)
 			}
 			return
 		}
-		if _, ok := err.(interface{ Error() string }); !ok {
-			t.Fatal("not an error")
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			t.Fatalf("uncoded refusal: %v", err)
+		}
+		if pe.Code != protocol.CodeUnauthorized && pe.Code != protocol.CodeTokenExpired {
+			t.Fatalf("refused with code %s: %v", pe.Code, err)
 		}
 	})
 }

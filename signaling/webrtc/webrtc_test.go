@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +77,7 @@ func (e *events) emit(ev string, p any) {
 	}
 }
 
-func newTestManager(t *testing.T, open OpenFunc, max int) *Manager {
+func newTestManager(t testing.TB, open OpenFunc, max int) *Manager {
 	t.Helper()
 	m, err := New(Options{Open: open, IncludeLoopback: true, MaxPeers: max, StopTimeout: 5 * time.Second})
 	if err != nil {
@@ -93,7 +94,7 @@ type browser struct {
 	conn  chan struct{}
 }
 
-func newBrowser(t *testing.T, withAudio bool) *browser {
+func newBrowser(t testing.TB, withAudio bool) *browser {
 	t.Helper()
 	var se pion.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
@@ -134,7 +135,7 @@ func newBrowser(t *testing.T, withAudio bool) *browser {
 	return b
 }
 
-func (b *browser) offer(t *testing.T) string {
+func (b *browser) offer(t testing.TB) string {
 	t.Helper()
 	o, err := b.pc.CreateOffer(nil)
 	if err != nil {
@@ -222,37 +223,83 @@ func TestAudioTrackReachesStream(t *testing.T) {
 	}()
 	wait(t, b.conn, "ICE connection")
 
-	const n = 50
-	// Send until the first packets arrive (the answerer's DTLS/SRTP may still be settling),
-	// then the numbered payloads.
-	for seq := uint16(0); seq < n; seq++ {
-		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 1000 + seq, Timestamp: uint32(seq) * 960, SSRC: 42}, Payload: []byte(fmt.Sprintf("opus-%02d", seq))}
+	// Send warm-up packets, paced like a 20 ms source, until one reaches the stream
+	// (the answerer's DTLS/SRTP and onTrack may still be settling); then the
+	// numbered payloads, which must all arrive, in order, after the warm-ups.
+	deadline := time.After(15 * time.Second)
+	seq := uint16(1000)
+	send := func(payload string) {
+		t.Helper()
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, Timestamp: uint32(seq) * 960, SSRC: 42}, Payload: []byte(payload)}
+		seq++
 		if err := b.track.WriteRTP(pkt); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond) // pace like a 20 ms source, compressed
 	}
-	deadline := time.After(15 * time.Second)
-	for st.count() < n/2 {
+	pace := time.NewTicker(20 * time.Millisecond)
+	defer pace.Stop()
+	warm := 0
+warmUp:
+	for {
+		send(fmt.Sprintf("warm-%04d", warm))
+		warm++
+		select {
+		case <-st.got:
+			break warmUp
+		case <-pace.C:
+		case <-deadline:
+			t.Fatalf("none of %d warm-up packets reached the stream", warm)
+		}
+	}
+	const n = 50
+	for k := range n {
+		send(fmt.Sprintf("opus-%02d", k))
+	}
+	last := fmt.Sprintf("opus-%02d", n-1)
+	for {
+		st.mu.Lock()
+		done := len(st.packets) > 0 && string(st.packets[len(st.packets)-1]) == last
+		st.mu.Unlock()
+		if done {
+			break
+		}
 		select {
 		case <-st.got:
 		case <-deadline:
-			t.Fatalf("only %d packets reached the stream", st.count())
+			t.Fatalf("the last numbered packet never reached the stream (%d packets did)", st.count())
 		}
 	}
 	st.mu.Lock()
-	prev := -1
-	for _, p := range st.packets {
-		var k int
-		if _, err := fmt.Sscanf(string(p), "opus-%02d", &k); err != nil {
-			t.Fatalf("unexpected payload %q", p)
-		}
-		if k <= prev {
-			t.Fatalf("payload %d after %d: out of order", k, prev)
-		}
-		prev = k
-	}
+	got := slices.Clone(st.packets) // not held across Fatal: the relay still writes
 	st.mu.Unlock()
+	prevWarm, next := -1, 0
+	for _, p := range got {
+		var k int
+		switch {
+		case strings.HasPrefix(string(p), "warm-"):
+			if _, err := fmt.Sscanf(string(p), "warm-%04d", &k); err != nil {
+				t.Fatalf("unexpected payload %q", p)
+			}
+			if next > 0 {
+				t.Fatalf("warm-up payload %q after numbered ones", p)
+			}
+			if k <= prevWarm || k >= warm {
+				t.Fatalf("warm-up payload %d after %d (of %d sent): out of order", k, prevWarm, warm)
+			}
+			prevWarm = k
+		default:
+			if _, err := fmt.Sscanf(string(p), "opus-%02d", &k); err != nil {
+				t.Fatalf("unexpected payload %q", p)
+			}
+			if k != next {
+				t.Fatalf("numbered payload %d where %d was due: lost or out of order", k, next)
+			}
+			next++
+		}
+	}
+	if prevWarm < 0 || next != n {
+		t.Fatalf("%d warm-up and %d of %d numbered payloads reached the stream", prevWarm+1, next, n)
+	}
 	smu.Lock()
 	if len(specs) != 1 || specs[0].Format != protocol.FormatOpus || specs[0].SampleRate != 48000 || specs[0].SessionID != "s1" || specs[0].UserID != "alice" || specs[0].Source != "webrtc" {
 		t.Errorf("stream spec %+v", specs)

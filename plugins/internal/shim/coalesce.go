@@ -33,6 +33,8 @@ import (
 // closed or its context ends.
 type coalescer struct {
 	window time.Duration // 0: off
+	// afterFunc schedules a batch's release: time.AfterFunc, or the tests' own.
+	afterFunc func(time.Duration, func()) *time.Timer
 
 	mu      sync.Mutex
 	batch   chan struct{} // closed when the forming batch leaves; nil when none forms
@@ -57,7 +59,7 @@ const (
 )
 
 func newCoalescer(window time.Duration) *coalescer {
-	return &coalescer{window: window, meanGap: time.Second}
+	return &coalescer{window: window, afterFunc: time.AfterFunc, meanGap: time.Second}
 }
 
 // setWindow changes the window; 0 or less turns coalescing off.
@@ -90,7 +92,7 @@ func (c *coalescer) batchFor(prev, now time.Time) <-chan struct{} {
 	if c.batch == nil {
 		b := make(chan struct{})
 		c.batch = b
-		time.AfterFunc(c.window, func() { c.release(b) })
+		c.afterFunc(c.window, func() { c.release(b) })
 	}
 	return c.batch
 }

@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// The coalescer's decisions are tested with made-up arrival times; the batches'
-// release is real time (each wait below is bounded by a generous deadline that
-// only a lost wake-up would reach).
+// The coalescer's decisions are tested with made-up arrival times; batches are
+// released by hand (manualTimers) or by the test, never by a real timer the test
+// would race (each wait below is bounded by a generous deadline that only a lost
+// wake-up would reach).
 
 const never = 10 * time.Second
 
@@ -43,15 +44,40 @@ func TestCoalescerIdleConnectionSendsAtOnce(t *testing.T) {
 	}
 }
 
+// manualTimers replaces c's release timer: each batch's release is queued, and
+// the test runs it when it chooses, so no batch leaves while the test looks at it.
+func manualTimers(c *coalescer) *[]func() {
+	var pending []func()
+	c.afterFunc = func(_ time.Duration, f func()) *time.Timer {
+		pending = append(pending, f)
+		return nil
+	}
+	return &pending
+}
+
+// fire runs the queued releases.
+func fire(pending *[]func()) {
+	fs := *pending
+	*pending = nil
+	for _, f := range fs {
+		f()
+	}
+}
+
 func TestCoalescerBusyConnectionBatches(t *testing.T) {
 	c := newCoalescer(4 * time.Millisecond)
+	timers := manualTimers(c)
 	t0 := time.Unix(1000, 0)
 	// A hundred real-time streams: 5,000 frames/s, 200 µs apart.
 	now := busy(c, t0, 200*time.Microsecond)
 	c.mu.Lock()
 	warm := c.batch
 	c.mu.Unlock()
-	waitClosed(t, warm) // let the batch formed while warming up leave
+	if warm == nil || len(*timers) != 1 {
+		t.Fatalf("warming up formed batch %v with %d timers, want one batch and one timer", warm, len(*timers))
+	}
+	fire(timers) // let the batch formed while warming up leave
+	waitClosed(t, warm)
 	b1 := c.batchFor(now.Add(-20*time.Millisecond), now.Add(200*time.Microsecond))
 	if b1 == nil {
 		t.Fatalf("paced frame on a busy connection (mean gap %v) was not held", c.meanGap)
@@ -60,16 +86,26 @@ func TestCoalescerBusyConnectionBatches(t *testing.T) {
 	if b2 != b1 {
 		t.Fatal("two frames arriving within the window joined different batches")
 	}
+	if len(*timers) != 1 {
+		t.Fatalf("one batch scheduled %d releases", len(*timers))
+	}
 	// A stream catching up (its previous send 1 ms ago) is never held.
 	if b := c.batchFor(now, now.Add(time.Millisecond)); b != nil {
 		t.Fatal("a back-to-back send was held")
 	}
+	select {
+	case <-b1:
+		t.Fatal("the batch left before its timer fired")
+	default:
+	}
+	fire(timers)
 	waitClosed(t, b1)
 	// The next paced frame starts a new batch.
 	b3 := c.batchFor(now.Add(-20*time.Millisecond), now.Add(600*time.Microsecond))
 	if b3 == nil || b3 == b1 {
 		t.Fatal("a frame after the batch left did not start a new batch")
 	}
+	fire(timers)
 	waitClosed(t, b3)
 }
 
