@@ -525,22 +525,29 @@ func (c *conn) readEnded(err error) {
 // frame is written (as writeClose's does): a deadline set before that would replace
 // the one writeClose set.
 func (c *conn) drain() {
-	c.qmu.Lock()
-	done := c.closeDone
-	c.qmu.Unlock()
-	if done != nil {
-		t := time.NewTimer(c.s.opts.WriteTimeout + closeGrace)
-		select {
-		case <-done:
-		case <-t.C:
-		}
-		t.Stop()
-	}
+	c.awaitCloseFrame()
 	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 	for {
 		if _, _, err := c.ws.NextReader(); err != nil {
 			return
 		}
+	}
+}
+
+// awaitCloseFrame waits, at most WriteTimeout + closeGrace, until a pending close
+// frame has been written (or its write failed); it returns at once when none is.
+func (c *conn) awaitCloseFrame() {
+	c.qmu.Lock()
+	done := c.closeDone
+	c.qmu.Unlock()
+	if done == nil {
+		return
+	}
+	t := time.NewTimer(c.s.opts.WriteTimeout + closeGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
 
@@ -557,17 +564,7 @@ func (c *conn) teardown() {
 	c.timerMu.Unlock()
 
 	// Let a pending close frame go out before the socket closes.
-	c.qmu.Lock()
-	done := c.closeDone
-	c.qmu.Unlock()
-	if done != nil {
-		t := time.NewTimer(c.s.opts.WriteTimeout + closeGrace)
-		select {
-		case <-done:
-		case <-t.C:
-		}
-		t.Stop()
-	}
+	c.awaitCloseFrame()
 	c.qmu.Lock()
 	c.dead, c.closing = true, true
 	dropped := c.qbytes
