@@ -179,6 +179,9 @@ type Sessions struct {
 	MaxUsers        int
 	// MaxSessions bounds the sessions a node holds, empty ones awaiting removal included.
 	MaxSessions int
+	// MaxSessionsPerUser bounds the sessions one user created that the node still
+	// holds, empty ones included, so one user's join/leave churn cannot use up MaxSessions.
+	MaxSessionsPerUser int
 	// StatusRoles are the roles allowed to change a session's status.
 	StatusRoles []string
 }

@@ -223,6 +223,7 @@ func TestFullFile(t *testing.T) {
 		{"inactive_after", c.Sessions.InactiveAfter, 2 * time.Hour},
 		{"max_users", c.Sessions.MaxUsers, 4},
 		{"max_sessions", c.Sessions.MaxSessions, 500},
+		{"max_sessions_per_user", c.Sessions.MaxSessionsPerUser, 7},
 		{"status_roles", c.Sessions.StatusRoles, []string{"admin"}},
 		{"webrtc.enabled", c.WebRTC.Enabled, false},
 		{"udp ports", [2]uint16{c.WebRTC.UDPPortMin, c.WebRTC.UDPPortMax}, [2]uint16{40000, 40009}},

@@ -59,11 +59,12 @@ auth {
 }
 
 sessions {
-  cleanup_interval = "5m"                     # how often empty sessions are looked for
-  inactive_after   = "30m"                    # an empty session is removed after this long
-  max_users        = 16                       # distinct users per session
-  max_sessions     = 10000                    # sessions on this node, empty ones included
-  status_roles     = ["interviewer", "admin"] # roles allowed to change a session's status
+  cleanup_interval      = "5m"                     # how often empty sessions are looked for
+  inactive_after        = "30m"                    # an empty session is removed after this long
+  max_users             = 16                       # distinct users per session
+  max_sessions          = 10000                    # sessions on this node, empty ones included
+  max_sessions_per_user = 100                      # sessions one user created that the node holds, empty ones included
+  status_roles          = ["interviewer", "admin"] # roles allowed to change a session's status
 }
 
 webrtc {

@@ -36,11 +36,12 @@ func defaults(lookupEnv func(string) (string, bool)) *Config {
 			MaxTokenSize: 8 << 10,
 		},
 		Sessions: Sessions{
-			CleanupInterval: 5 * time.Minute,
-			InactiveAfter:   30 * time.Minute,
-			MaxUsers:        16,
-			MaxSessions:     10000,
-			StatusRoles:     []string{"interviewer", "admin"},
+			CleanupInterval:    5 * time.Minute,
+			InactiveAfter:      30 * time.Minute,
+			MaxUsers:           16,
+			MaxSessions:        10000,
+			MaxSessionsPerUser: 100,
+			StatusRoles:        []string{"interviewer", "admin"},
 		},
 		WebRTC: WebRTC{
 			Enabled:            true,

@@ -43,3 +43,29 @@ func TestMessageAndQueueLimits(t *testing.T) {
 		})
 	}
 }
+
+// sessions.max_sessions_per_user defaults to 100 and must be at least 1.
+func TestMaxSessionsPerUser(t *testing.T) {
+	for _, tc := range []struct {
+		attr string
+		n    int
+		want []want
+	}{
+		{"", 100, nil},
+		{"max_sessions_per_user = 3", 3, nil},
+		{"max_sessions_per_user = 1", 1, nil},
+		{"max_sessions_per_user = 0", 0, []want{{2, "Value out of range"}}},
+		{"max_sessions_per_user = -1", -1, []want{{2, "Value out of range"}}},
+	} {
+		t.Run(tc.attr, func(t *testing.T) {
+			src := fmt.Sprintf("sessions {\n  %s\n}\nplugin \"a\" {}\nplugin \"s\" {}\npipeline \"p\" {\n  decoder \"a\" {}\n  transcriber \"s\" {}\n}\n", tc.attr)
+			c, diags := testLoader(testEnv).Parse([]byte(src), "x.hcl")
+			if got := gotOf(t, diags); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			if c != nil && c.Sessions.MaxSessionsPerUser != tc.n {
+				t.Errorf("MaxSessionsPerUser = %d, want %d", c.Sessions.MaxSessionsPerUser, tc.n)
+			}
+		})
+	}
+}

@@ -180,6 +180,7 @@ type sessionsBody struct {
 	InactiveAfter   hcl.Expression `hcl:"inactive_after,optional"`
 	MaxUsers        hcl.Expression `hcl:"max_users,optional"`
 	MaxSessions     hcl.Expression `hcl:"max_sessions,optional"`
+	MaxPerUser      hcl.Expression `hcl:"max_sessions_per_user,optional"`
 	StatusRoles     hcl.Expression `hcl:"status_roles,optional"`
 }
 
@@ -312,6 +313,7 @@ func (d *decoder) root(body hcl.Body) {
 		d.setDuration("sessions.inactive_after", b.InactiveAfter, &s.InactiveAfter)
 		d.setInt("sessions.max_users", b.MaxUsers, &s.MaxUsers)
 		d.setInt("sessions.max_sessions", b.MaxSessions, &s.MaxSessions)
+		d.setInt("sessions.max_sessions_per_user", b.MaxPerUser, &s.MaxSessionsPerUser)
 		d.setStrings("sessions.status_roles", b.StatusRoles, &s.StatusRoles)
 	}
 	if b := r.WebRTC; b != nil {

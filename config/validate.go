@@ -353,6 +353,7 @@ func (v *validator) sessions() {
 	v.positiveDuration("sessions.inactive_after", s.InactiveAfter)
 	v.atLeast("sessions.max_users", s.MaxUsers, 1)
 	v.atLeast("sessions.max_sessions", s.MaxSessions, 1)
+	v.atLeast("sessions.max_sessions_per_user", s.MaxSessionsPerUser, 1)
 	v.roles("sessions.status_roles", s.StatusRoles)
 }
 

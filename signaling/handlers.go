@@ -212,7 +212,8 @@ func handleJoin(s *Server, c *conn, req *request) {
 		}
 	}
 	// A join without a pipeline takes the session's, whatever it is.
-	res := s.reg.joinWith(c, id, pipeline, defPipeline, s.opts.MaxUsersPerSession, s.opts.MaxSessions)
+	res := s.reg.joinWith(c, id, pipeline, defPipeline, joinLimits{maxUsers: s.opts.MaxUsersPerSession,
+		maxSessions: s.opts.MaxSessions, maxPerUser: s.opts.MaxSessionsPerUser, inactiveAfter: s.opts.InactiveAfter})
 	if res.failCode != "" {
 		refuse(res.failCode, res.failMsg)
 		return

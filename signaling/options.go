@@ -107,6 +107,11 @@ type Options struct {
 	// MaxSessions bounds the sessions this node holds, empty ones awaiting cleanup
 	// included (10000). A join that would create one more gets SESSION_LIMIT.
 	MaxSessions int
+	// MaxSessionsPerUser bounds the sessions one user (token subject) created that
+	// this node still holds, empty ones included (100), so that one user's join/leave
+	// churn over new ids cannot take all of MaxSessions. A join that would create one
+	// more gets SESSION_LIMIT; joining an existing session is never refused by it.
+	MaxSessionsPerUser int
 	// AudioBytesPerSecond limits each audio stream's inbound bytes (256 KiB/s).
 	AudioBytesPerSecond int
 	CleanupInterval     time.Duration // how often empty sessions are scanned (5 min)
@@ -162,6 +167,7 @@ func (o *Options) setDefaults() {
 	setDefault(&o.MaxSessionsPerConn, 8)
 	setDefault(&o.MaxUsersPerSession, 16)
 	setDefault(&o.MaxSessions, 10000)
+	setDefault(&o.MaxSessionsPerUser, 100)
 	setDefault(&o.AudioBytesPerSecond, 256<<10)
 	setDefault(&o.CleanupInterval, 5*time.Minute)
 	setDefault(&o.InactiveAfter, 30*time.Minute)

@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -69,14 +70,19 @@ func (b *MemoryBus) Subscribe(deliver func(Message)) (func(), error) {
 type registry struct {
 	mu       sync.RWMutex
 	sessions map[string]*session
+	// created counts, per user id, the sessions in sessions that the user created.
+	created map[string]int
 }
 
-func newRegistry() *registry { return &registry{sessions: make(map[string]*session)} }
+func newRegistry() *registry {
+	return &registry{sessions: make(map[string]*session), created: make(map[string]int)}
+}
 
 // session is a room. Its members are connections; users counts distinct users.
 type session struct {
 	id       string
 	pipeline string
+	creator  string // user id of the joiner that created it (registry.created)
 
 	mu         sync.RWMutex
 	status     string
@@ -134,29 +140,42 @@ type joinResult struct {
 	failMsg  string
 }
 
+// joinLimits are the bounds joinWith enforces (from Options).
+type joinLimits struct {
+	maxUsers, maxSessions, maxPerUser int
+	inactiveAfter                     time.Duration // only for the refusal's message
+}
+
 // joinWith adds c to session id, creating it (status waiting, pipeline defPipeline)
-// if new and the node holds fewer than maxSessions. A non-empty pipeline must match
-// the session's.
-func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, maxUsers, maxSessions int) joinResult {
+// if new, the node holds fewer than maxSessions and c's user created fewer than
+// maxPerUser of them. A non-empty pipeline must match the session's.
+func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, lim joinLimits) joinResult {
 	var res joinResult
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	uid := c.userID()
 	s := r.sessions[id]
 	if s == nil {
 		// Empty sessions stay until cleanup, so join/leave churn over new ids would
-		// otherwise grow the registry without bound.
-		if len(r.sessions) >= maxSessions {
+		// otherwise grow the registry without bound; the per-user bound keeps one
+		// user's churn from taking every place on the node.
+		if len(r.sessions) >= lim.maxSessions {
 			res.failCode, res.failMsg = protocol.CodeSessionLimit, "the server holds too many sessions; try again later"
 			return res
 		}
-		s = &session{id: id, pipeline: defPipeline, status: protocol.StatusWaiting,
+		if r.created[uid] >= lim.maxPerUser {
+			res.failCode = protocol.CodeSessionLimit
+			res.failMsg = fmt.Sprintf("you have reached your limit of %d sessions created on this server; "+
+				"a session is removed once it has been empty for %v", lim.maxPerUser, lim.inactiveAfter)
+			return res
+		}
+		s = &session{id: id, pipeline: defPipeline, creator: uid, status: protocol.StatusWaiting,
 			conns: make(map[*conn]struct{}), users: make(map[string]*member)}
 		res.created = true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res.sess = s
-	uid := c.userID()
 	switch _, isMember := s.conns[c]; {
 	case isMember:
 		res.again = true
@@ -164,7 +183,7 @@ func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, maxUsers,
 		res.failCode, res.failMsg = protocol.CodeSessionEnded, "session has ended"
 	case pipeline != "" && pipeline != s.pipeline:
 		res.failCode, res.failMsg = protocol.CodeBadRequest, "session uses pipeline "+quote(s.pipeline)
-	case s.users[uid] == nil && len(s.users) >= maxUsers:
+	case s.users[uid] == nil && len(s.users) >= lim.maxUsers:
 		res.failCode, res.failMsg = protocol.CodeSessionFull, "session is full"
 	default:
 		m := s.users[uid]
@@ -181,6 +200,7 @@ func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, maxUsers,
 	}
 	if res.created {
 		r.sessions[id] = s
+		r.created[uid]++
 	}
 	res.joined = protocol.SessionJoined{SessionID: id, Status: s.status, Pipeline: s.pipeline, Users: s.userListLocked()}
 	return res
@@ -274,6 +294,9 @@ func (s *Server) cleanup(now time.Time) []string {
 		sess.mu.RUnlock()
 		if idle {
 			delete(s.reg.sessions, id)
+			if s.reg.created[sess.creator]--; s.reg.created[sess.creator] <= 0 {
+				delete(s.reg.created, sess.creator)
+			}
 			gone = append(gone, id)
 			if media != nil {
 				media.CloseSession(id)

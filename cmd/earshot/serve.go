@@ -166,6 +166,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		MaxSessionsPerConn:  cfg.Server.MaxSessionsPerConnection,
 		MaxUsersPerSession:  cfg.Sessions.MaxUsers,
 		MaxSessions:         cfg.Sessions.MaxSessions,
+		MaxSessionsPerUser:  cfg.Sessions.MaxSessionsPerUser,
 		AudioBytesPerSecond: int(cfg.Server.AudioRateLimit),
 		CleanupInterval:     cfg.Sessions.CleanupInterval,
 		InactiveAfter:       cfg.Sessions.InactiveAfter,

@@ -29,11 +29,12 @@ auth {
 }
 
 sessions {
-  cleanup_interval = "1m"
-  inactive_after   = "2h"
-  max_users        = 4
-  max_sessions     = 500
-  status_roles     = ["admin"]
+  cleanup_interval      = "1m"
+  inactive_after        = "2h"
+  max_users             = 4
+  max_sessions          = 500
+  max_sessions_per_user = 7
+  status_roles          = ["admin"]
 }
 
 webrtc {
