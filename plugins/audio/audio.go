@@ -148,7 +148,7 @@ func (d *Decoder) Decode(ctx context.Context, f sdk.Format, in sdk.ChunkSource, 
 	for {
 		chunk, err := in.Next(ctx)
 		if errors.Is(err, io.EOF) {
-			endErr := s.end(ctx)
+			endErr := s.end()
 			if err := o.flush(ctx); err != nil {
 				return err
 			}
@@ -179,7 +179,7 @@ type stream interface {
 	// write consumes one chunk, putting decoded samples to the output.
 	write(ctx context.Context, chunk []byte) error
 	// end finishes the stream at io.EOF.
-	end(ctx context.Context) error
+	end() error
 	close()
 }
 

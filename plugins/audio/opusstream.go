@@ -196,7 +196,7 @@ func (s *opusStream) packet(ctx context.Context, data []byte, end int64, discard
 	return s.out.putFloat(ctx, s.res)
 }
 
-func (s *opusStream) end(context.Context) error {
+func (s *opusStream) end() error {
 	var err error
 	switch s.container {
 	case "webm":

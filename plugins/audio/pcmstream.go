@@ -102,7 +102,7 @@ func (s *pcmStream) samples(ctx context.Context, b []byte) error {
 	return nil
 }
 
-func (s *pcmStream) end(context.Context) error {
+func (s *pcmStream) end() error {
 	if s.wav != nil {
 		if err := s.wav.End(); err != nil {
 			return classify(err, wav.ErrUnsupported)

@@ -25,6 +25,8 @@ import (
 type Stream interface {
 	ID() string
 	Write(ctx context.Context, packet []byte) error
+	// Finalize forces the current utterance final; the stream stays open.
+	Finalize(ctx context.Context) error
 	// Stop drains the stream: it returns once every pending final was published.
 	Stop(ctx context.Context) error
 }
@@ -254,20 +256,19 @@ func (m *Manager) StopAudio(ctx context.Context, o Owner) (bool, error) {
 
 // FinalizeAudio forces the current utterance of the owner's WebRTC stream final
 // (audio:finalize), as for a stream fed in chunks; the stream stays open. It reports
-// false when the owner has no open WebRTC stream, or its stream cannot finalize.
+// false when the owner has no open WebRTC stream.
 func (m *Manager) FinalizeAudio(ctx context.Context, o Owner) (bool, error) {
 	p := m.lookup(o)
 	if p == nil {
 		return false, nil
 	}
 	p.mu.Lock()
-	st, stopped := p.stream, p.streamStopped || p.streamEnded
+	st, over := p.stream, p.streamStopped || p.streamEnded
 	p.mu.Unlock()
-	f, ok := st.(interface{ Finalize(context.Context) error })
-	if st == nil || stopped || !ok {
+	if st == nil || over {
 		return false, nil
 	}
-	return true, f.Finalize(ctx)
+	return true, st.Finalize(ctx)
 }
 
 // Close closes the owner's peer connection (webrtc:close, session:leave, disconnect).

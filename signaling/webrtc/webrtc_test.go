@@ -45,6 +45,7 @@ func (s *recordingStream) Write(_ context.Context, b []byte) error {
 	}
 	return nil
 }
+func (s *recordingStream) Finalize(context.Context) error { return nil }
 func (s *recordingStream) Stop(context.Context) error {
 	s.once.Do(func() { close(s.stopped) })
 	return nil

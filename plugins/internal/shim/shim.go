@@ -363,13 +363,20 @@ func (s *stream) startFailed(err error, recv func() error) error {
 	return err
 }
 
-// answeredEarly is what recv of startFailed makes of a message received on a
-// stream whose start message could not be sent.
-func answeredEarly(e *pb.StreamError) error {
-	if e != nil {
-		return coded(e)
+// recvFirstError is startFailed's recv for a stream of any kind: the reason the
+// stream ended (its Recv error, classified), or what a message received on a stream
+// whose start message could not be sent means.
+func recvFirstError[M interface{ GetError() *pb.StreamError }](s *stream, recv func() (M, error)) func() error {
+	return func() error {
+		m, err := recv()
+		if err != nil {
+			return s.classify(err)
+		}
+		if e := m.GetError(); e != nil {
+			return coded(e)
+		}
+		return fmt.Errorf("%w: the plugin answered before the start message", ErrProtocol)
 	}
-	return fmt.Errorf("%w: the plugin answered before the start message", ErrProtocol)
 }
 
 func samplesToBytes(smp []int16) []byte { return appendSamples(nil, smp) }
@@ -419,13 +426,7 @@ func (c *Client) OpenDecode(ctx context.Context, f sdk.Format) (*DecodeStream, e
 	err = gs.Send(&pb.DecodeRequest{Msg: &pb.DecodeRequest_Format{Format: &pb.Format{
 		Container: f.Container, SampleRate: int32(f.SampleRate), Channels: int32(f.Channels), OutputRate: int32(f.OutputRate)}}})
 	if err != nil {
-		return nil, s.startFailed(err, func() error {
-			m, err := gs.Recv()
-			if err != nil {
-				return s.classify(err)
-			}
-			return answeredEarly(m.GetError())
-		})
+		return nil, s.startFailed(err, recvFirstError(&s.stream, gs.Recv))
 	}
 	return s, nil
 }
@@ -500,13 +501,7 @@ func (c *Client) OpenTranscribe(ctx context.Context, st sdk.TranscribeStart) (*T
 	err = gs.Send(&pb.TranscribeRequest{Msg: &pb.TranscribeRequest_Start{Start: &pb.TranscribeStart{
 		SampleRate: int32(st.SampleRate), Language: st.Language, Hints: st.Hints}}})
 	if err != nil {
-		return nil, s.startFailed(err, func() error {
-			m, err := gs.Recv()
-			if err != nil {
-				return s.classify(err)
-			}
-			return answeredEarly(m.GetError())
-		})
+		return nil, s.startFailed(err, recvFirstError(&s.stream, gs.Recv))
 	}
 	return s, nil
 }
@@ -600,13 +595,7 @@ func (c *Client) OpenSuggest(ctx context.Context, si sdk.SessionInfo) (*SuggestS
 	s := &SuggestStream{stream: stream{c: c, ctx: sctx, cancel: cancel, openDone: ctx.Done()}, gs: gs}
 	err = gs.Send(&pb.SuggestRequest{Msg: &pb.SuggestRequest_Session{Session: &pb.SessionInfo{SessionId: si.SessionID, Pipeline: si.Pipeline}}})
 	if err != nil {
-		return nil, s.startFailed(err, func() error {
-			m, err := gs.Recv()
-			if err != nil {
-				return s.classify(err)
-			}
-			return answeredEarly(m.GetError())
-		})
+		return nil, s.startFailed(err, recvFirstError(&s.stream, gs.Recv))
 	}
 	return s, nil
 }
