@@ -173,6 +173,26 @@ func TestAuthFirstFrameAndTimeout(t *testing.T) {
 			t.Fatalf("close %d", got)
 		}
 	})
+	// A refused first frame that carries an id gets a refused ack after
+	// connection:error, before the close: a bad token, no token, another event.
+	for name, frame := range map[string]string{
+		"bad token with id":   `{"event":"auth","data":{"token":"abc.def.ghi"},"id":5}`,
+		"no token with id":    `{"event":"auth","data":{},"id":5}`,
+		"other event with id": `{"event":"session:join","data":{"sessionId":"s1"},"id":5}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := e.in(t)
+			c := e.dial("/interview", nil)
+			c.sendRaw([]byte(frame))
+			c.expectErr(protocol.EventConnectionError, protocol.CodeUnauthorized)
+			if ack := c.expectAck(5); ack.Error == nil || ack.Error.Code != protocol.CodeUnauthorized {
+				t.Fatalf("ack %s", ack.raw)
+			}
+			if got := c.expectClose(); got != protocol.CloseUnauthorized {
+				t.Fatalf("close %d", got)
+			}
+		})
+	}
 	t.Run("binary first frame", func(t *testing.T) {
 		e := e.in(t)
 		c := e.dial("/interview", nil)

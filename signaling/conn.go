@@ -426,7 +426,12 @@ func (c *conn) expire() {
 
 // refuse ends the connection for an authentication problem: connection:error, then
 // close 4001 (4002 for TOKEN_EXPIRED).
-func (c *conn) refuse(perr *protocol.Error) {
+func (c *conn) refuse(perr *protocol.Error) { c.refuseReq(nil, perr) }
+
+// refuseReq is refuse for a request that may carry an ack id (the native auth
+// frame, or another first frame): the ack is refused too, after
+// connection:error and before the close, as for any request with an id.
+func (c *conn) refuseReq(req *request, perr *protocol.Error) {
 	code, reason := protocol.CloseUnauthorized, reasonUnauthorized
 	if perr.Code == protocol.CodeTokenExpired {
 		code, reason = protocol.CloseTokenExpired, reasonExpired
@@ -436,6 +441,9 @@ func (c *conn) refuse(perr *protocol.Error) {
 		c.enqueue(outItem{data: sioConnectError(perr)})
 	} else {
 		c.emit(protocol.EventConnectionError, perr)
+		if req != nil && req.HasID && c.enqueue(outItem{data: c.fr.ack(req.ID, nil, perr)}) {
+			c.s.m.eventOut(protocol.EventAck, 1)
+		}
 		if c.fr.kind() == framingSocketIO {
 			c.enqueue(outItem{data: sioDisconnectPacket()})
 		}

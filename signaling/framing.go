@@ -3,6 +3,7 @@ package signaling
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 
 	"github.com/earshot-dev/earshot/signaling/protocol"
@@ -93,6 +94,20 @@ func mustJSON(v any) json.RawMessage {
 // maxAckID bounds client request ids to what JavaScript numbers hold exactly.
 const maxAckID = 1<<53 - 1
 
+// ackID reads a request id: a JSON number with an integer value from 0 to
+// maxAckID, in any of JSON's spellings (7, 7.0, 7e0).
+func ackID(raw json.RawMessage) (int64, bool) {
+	if id, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+		return id, id >= 0 && id <= maxAckID
+	}
+	// raw is valid JSON here: only a number parses as a float.
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || f != math.Trunc(f) || f < 0 || f > maxAckID {
+		return 0, false
+	}
+	return int64(f), true
+}
+
 // decodeEnvelope parses a native text frame {"event","data","id"?}. On failure it
 // returns a BAD_REQUEST error and, when the frame still carried a usable id, the
 // request with HasID set so the caller can also refuse the ack.
@@ -111,8 +126,8 @@ func decodeEnvelope(b []byte) (request, *protocol.Error) {
 		return req, protocol.Errorf(protocol.CodeBadRequest, "frame is not valid JSON: %s", jsonErrText(err))
 	}
 	if len(env.ID) > 0 && !bytes.Equal(env.ID, []byte("null")) {
-		id, err := strconv.ParseInt(string(env.ID), 10, 64)
-		if err != nil || id < 0 || id > maxAckID {
+		id, ok := ackID(env.ID)
+		if !ok {
 			return req, protocol.Errorf(protocol.CodeBadRequest, "id must be a non-negative integer")
 		}
 		req.ID, req.HasID = id, true

@@ -95,9 +95,7 @@ func decodeData(req *request, v any) *protocol.Error {
 var sessionIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 
 func checkSessionID(id string) *protocol.Error {
-	if id == "" {
-		return protocol.Errorf(protocol.CodeBadRequest, "sessionId is required")
-	}
+	// An absent or empty id is an invalid one: ids are 1-128 characters.
 	if !sessionIDPattern.MatchString(id) {
 		return &protocol.Error{Code: protocol.CodeInvalidSessionID,
 			Message: "sessionId must be 1-128 characters of A-Z a-z 0-9 _ . : -"}

@@ -71,14 +71,15 @@ func (c *conn) nativeAuthFrame() bool {
 		c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "authenticate first: send {\"event\":\"auth\",\"data\":{\"token\":…}}"))
 		return false
 	}
+	// A refused first frame that carries an id gets its refused ack too.
 	req, perr := decodeEnvelope(b)
 	if perr != nil || req.Event != protocol.EventAuth {
-		c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "authenticate first: send {\"event\":\"auth\",\"data\":{\"token\":…}}"))
+		c.refuseReq(&req, protocol.Errorf(protocol.CodeUnauthorized, "authenticate first: send {\"event\":\"auth\",\"data\":{\"token\":…}}"))
 		return false
 	}
 	token, ok := auth.TokenFromAuthPayload(req.Data)
 	if !ok {
-		c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "auth frame carries no token"))
+		c.refuseReq(&req, protocol.Errorf(protocol.CodeUnauthorized, "auth frame carries no token"))
 		return false
 	}
 	return c.authenticate(token, &req)
@@ -104,7 +105,7 @@ func (c *conn) readNative() bool {
 		req, perr := decodeEnvelope(b)
 		if perr != nil {
 			c.s.m.eventIn("invalid", false)
-			if !c.admit(&request{Event: protocol.EventError}) {
+			if !c.admit(&request{Event: protocol.EventError, ID: req.ID, HasID: req.HasID}) {
 				continue
 			}
 			c.fail(&request{Event: protocol.EventError, ID: req.ID, HasID: req.HasID}, perr)

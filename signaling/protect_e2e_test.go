@@ -50,6 +50,28 @@ func TestMalformedFramesKeepConnection(t *testing.T) {
 	if ack := c.expectAck(9); ack.Error == nil || ack.Error.Code != protocol.CodeUnknownEvent {
 		t.Fatalf("ack %s", ack.raw)
 	}
+	// An id is a JSON number with an integer value, however it is spelt.
+	for i, frame := range []string{
+		`{"event":"session:join","data":{"sessionId":"s1"},"id":1e3}`,
+		`{"event":"session:join","data":{"sessionId":"s1"},"id":1000.0}`,
+		`{"event":"session:join","data":{"sessionId":"s1"},"id":9007199254740991}`,
+	} {
+		c.sendRaw([]byte(frame))
+		c.expect(protocol.EventSessionJoined)
+		want := []int64{1000, 1000, 1<<53 - 1}[i]
+		if ack := c.expectAck(want); ack.Error != nil {
+			t.Fatalf("%s: ack %s", frame, ack.raw)
+		}
+	}
+	for _, frame := range []string{
+		`{"event":"session:join","data":{"sessionId":"s1"},"id":1.5}`,
+		`{"event":"session:join","data":{"sessionId":"s1"},"id":9007199254740992}`,
+		`{"event":"session:join","data":{"sessionId":"s1"},"id":1e400}`,
+		`{"event":"session:join","data":{"sessionId":"s1"},"id":-0.5}`,
+	} {
+		c.sendRaw([]byte(frame))
+		c.expectErr(protocol.EventError, protocol.CodeBadRequest)
+	}
 	c.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s1"})
 	c.expect(protocol.EventSessionJoined)
 	if n := testutil.ToFloat64(e.s.m.errors.WithLabelValues(protocol.CodeBadRequest)); n < 10 {
@@ -58,7 +80,7 @@ func TestMalformedFramesKeepConnection(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.EventRate = 0.001; o.EventBurst = 3; o.RateLimitStrikes = 5 })
+	e := newEnv(t, func(o *Options) { o.EventRate = 0.001; o.EventBurst = 3; o.RateLimitStrikes = 6 })
 	c := e.connect("alice", protocol.RoleInterviewer)
 	for range 3 {
 		c.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s1"})
@@ -67,6 +89,12 @@ func TestRateLimit(t *testing.T) {
 	for range 5 {
 		c.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s1"})
 		c.expectErr(protocol.EventSessionError, protocol.CodeRateLimited)
+	}
+	// A refused frame keeps its ack when the refusal is the rate limit.
+	c.sendRaw([]byte(`{"data":1,"id":7}`))
+	c.expectErr(protocol.EventError, protocol.CodeRateLimited)
+	if ack := c.expectAck(7); ack.Error == nil || ack.Error.Code != protocol.CodeRateLimited {
+		t.Fatalf("ack %s", ack.raw)
 	}
 	c.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s1"})
 	if got := c.expectClose(); got != protocol.CloseRateLimited {

@@ -381,7 +381,7 @@ func (c *conn) authenticate(token string, req *request) bool {
 		if !errors.As(err, &perr) {
 			perr = protocol.Errorf(protocol.CodeUnauthorized, "invalid token")
 		}
-		c.refuse(perr)
+		c.refuseReq(req, perr)
 		return false
 	}
 	if claims.Role == "" {

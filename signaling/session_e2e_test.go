@@ -3,6 +3,7 @@ package signaling
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,12 +161,15 @@ func TestSessionIsolationAndClaims(t *testing.T) {
 	alice.sync()
 
 	// Session ids.
-	for _, bad := range []string{"has space", "x/y", string(make([]byte, 129))} {
+	// Absent and empty ids are ids of length 0: outside 1-128 characters.
+	for _, bad := range []string{"has space", "x/y", strings.Repeat("a", 129), ""} {
 		alice.send(protocol.EventSessionJoin, map[string]string{"sessionId": bad})
 		alice.expectErr(protocol.EventSessionError, protocol.CodeInvalidSessionID)
 	}
 	alice.send(protocol.EventSessionJoin, map[string]string{})
-	alice.expectErr(protocol.EventSessionError, protocol.CodeBadRequest)
+	alice.expectErr(protocol.EventSessionError, protocol.CodeInvalidSessionID)
+	alice.send(protocol.EventSessionJoin, map[string]string{"sessionId": strings.Repeat("a", 128)})
+	alice.expect(protocol.EventSessionJoined)
 }
 
 func TestSessionLimitsAndPipelines(t *testing.T) {

@@ -16,7 +16,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -223,11 +225,50 @@ func toKeys(ks []any) []jwt.VerificationKey {
 // tokenClaims is the JSON shape of the claims earshot reads. Name, role and sessions
 // are decoded loosely (json.RawMessage) so that a wrong type gets a precise message
 // instead of a generic "malformed".
+//
+// The times are decoded strictly (numericDate): jwt/v5 also takes a number in a
+// string ("exp":"1790000000"), which RFC 7519 does not allow, and turns an exp
+// beyond time.Time's range into a time in the past, which would tell the client
+// that an absurd token had merely expired. These fields, being shallower than
+// RegisteredClaims', are the ones JSON fills, and the Get* methods below, which
+// jwt/v5's validator calls, are the ones it uses.
 type tokenClaims struct {
 	jwt.RegisteredClaims
-	Name     json.RawMessage `json:"name,omitempty"`
-	Role     json.RawMessage `json:"role,omitempty"`
-	Sessions json.RawMessage `json:"sessions,omitempty"`
+	Expires   numericDate     `json:"exp"`
+	NotBefore numericDate     `json:"nbf"`
+	IssuedAt  numericDate     `json:"iat"`
+	Name      json.RawMessage `json:"name,omitempty"`
+	Role      json.RawMessage `json:"role,omitempty"`
+	Sessions  json.RawMessage `json:"sessions,omitempty"`
+}
+
+func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires.t, nil }
+func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.t, nil }
+func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.t, nil }
+
+// maxNumericDate is 9999-12-31T23:59:59Z: a JWT time beyond it (either way) is
+// refused as malformed.
+const maxNumericDate = 253402300799
+
+// numericDate is a JWT NumericDate (RFC 7519 §2): a JSON number of seconds since
+// the epoch, possibly fractional; null is absent.
+type numericDate struct{ t *jwt.NumericDate }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		d.t = nil
+		return nil
+	}
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return errors.New("a JWT time must be a number")
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.Abs(f) > maxNumericDate {
+		return errors.New("a JWT time must be a number of seconds within years 0-9999")
+	}
+	sec, frac := math.Modf(f)
+	d.t = jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9)))
+	return nil
 }
 
 // Limits on claim contents, so a token cannot smuggle huge values into session state.
@@ -251,9 +292,14 @@ func (v *Validator) Validate(token string) (Claims, error) {
 		return Claims{}, unauthorized("token too large: %d bytes, limit %d", len(token), v.maxSize)
 	}
 	var tc tokenClaims
-	_, err := v.parser.ParseWithClaims(token, &tc, v.keyFor)
+	tok, err := v.parser.ParseWithClaims(token, &tc, v.keyFor)
 	if err != nil {
 		return Claims{}, v.explain(token, err)
+	}
+	// RFC 7515 §4.1.11: a recipient must refuse critical header extensions it does
+	// not understand, and earshot understands none.
+	if _, ok := tok.Header["crit"]; ok {
+		return Claims{}, unauthorized("token header lists critical extensions (crit), which this server does not support")
 	}
 	if tc.Subject == "" {
 		return Claims{}, unauthorized("token has no sub claim")
@@ -261,7 +307,7 @@ func (v *Validator) Validate(token string) (Claims, error) {
 	if len(tc.Subject) > maxClaimString {
 		return Claims{}, unauthorized("token sub claim longer than %d bytes", maxClaimString)
 	}
-	c := Claims{Subject: tc.Subject, ExpiresAt: tc.ExpiresAt.Time}
+	c := Claims{Subject: tc.Subject, ExpiresAt: tc.Expires.t.Time}
 	if c.Name, err = optString(tc.Name, "name"); err != nil {
 		return Claims{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,16 @@ func TestValidateMatrix(t *testing.T) {
 		return s
 	}()
 	hsTok := sign(t, jwt.SigningMethodHS256, testSecret, base())
+	critTok := func() string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, base())
+		tok.Header["crit"] = []string{"x"}
+		tok.Header["x"] = 1
+		s, err := tok.SignedString(testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}()
 
 	cases := []struct {
 		name     string
@@ -149,6 +160,12 @@ func TestValidateMatrix(t *testing.T) {
 		{name: "expired with bad signature is unauthorized", v: hs, token: sign(t, jwt.SigningMethodHS256, otherSecret, with(func(c jwt.MapClaims) { c["exp"] = testNow.Add(-time.Hour).Unix() })), code: protocol.CodeUnauthorized, msg: "signature invalid"},
 		{name: "no exp", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { delete(c, "exp") })), code: protocol.CodeUnauthorized, msg: "no exp"},
 		{name: "exp not a number", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["exp"] = "tomorrow" })), code: protocol.CodeUnauthorized, msg: "malformed"},
+		{name: "exp a number in a string", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["exp"] = fmt.Sprint(testNow.Add(time.Hour).Unix()) })), code: protocol.CodeUnauthorized, msg: "malformed"},
+		{name: "exp beyond year 9999", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["exp"] = 1e20 })), code: protocol.CodeUnauthorized, msg: "malformed"},
+		{name: "exp fractional", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["exp"] = float64(testNow.Add(time.Hour).Unix()) + 0.5 })), role: "interviewer", anySess: true},
+		{name: "exp far past is expired", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["exp"] = -1 })), code: protocol.CodeTokenExpired, msg: "expired"},
+		{name: "nbf a number in a string", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["nbf"] = "1" })), code: protocol.CodeUnauthorized, msg: "malformed"},
+		{name: "crit header", v: hs, token: critTok, code: protocol.CodeUnauthorized, msg: "crit"},
 		{name: "nbf in future", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["nbf"] = testNow.Add(5 * time.Minute).Unix() })), code: protocol.CodeUnauthorized, msg: "not valid yet"},
 		{name: "nbf within leeway", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["nbf"] = testNow.Add(20 * time.Second).Unix() })), role: "interviewer", anySess: true},
 		{name: "iat in future beyond leeway", v: hs, token: sign(t, jwt.SigningMethodHS256, testSecret, with(func(c jwt.MapClaims) { c["iat"] = testNow.Add(5 * time.Minute).Unix() })), code: protocol.CodeUnauthorized, msg: "issued in the future"},
