@@ -290,6 +290,24 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 		t.Fatalf("refreshed expiry %s", f.Data)
 	}
 
+	// The new token governs: its sessions claim narrows later joins, and its
+	// expiry replaces the old one even when it is earlier.
+	narrow, err := auth.Mint(testSecret, auth.Claims{Subject: "bob", Role: protocol.RoleCandidate, Sessions: []string{"only"}}, 20*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = stays.request(protocol.EventAuthRefresh, map[string]string{"token": narrow})
+	f = stays.expect(EventAuthRefreshed)
+	stays.expectAck(id)
+	_ = json.Unmarshal(f.Data, &r)
+	if d := time.Until(time.UnixMilli(r.ExpiresAt)); d > 21*time.Minute || d < 19*time.Minute {
+		t.Fatalf("refreshed expiry %s, want the new token's (20 min)", f.Data)
+	}
+	stays.send(protocol.EventSessionJoin, map[string]string{"sessionId": "other"})
+	stays.expectErr(protocol.EventSessionError, protocol.CodeForbidden)
+	stays.send(protocol.EventSessionJoin, map[string]string{"sessionId": "only"})
+	stays.expect(protocol.EventSessionJoined)
+
 	goes.expectErr(protocol.EventConnectionError, protocol.CodeTokenExpired)
 	if got := goes.expectClose(); got != protocol.CloseTokenExpired {
 		t.Fatalf("close %d, want 4002", got)

@@ -500,10 +500,12 @@ func (c *conn) readErrReason(err error) string {
 	case errors.As(err, &ne) && ne.Timeout():
 		return reasonPingTimeout
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return reasonClientClosed
+		return reasonError // ended without a close frame
 	default:
+		// gorilla reports a TCP connection that ended without a close frame as a
+		// 1006 close (abnormal closure): the connection was lost, not closed.
 		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
+		if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
 			return reasonClientClosed
 		}
 		return reasonError

@@ -137,8 +137,11 @@ func handleAuthAgain(_ *Server, c *conn, req *request) {
 	c.fail(req, protocol.Errorf(protocol.CodeBadRequest, "already authenticated; use auth:refresh to extend the token"))
 }
 
-// handleAuthRefresh replaces the token's expiry with a newer token's. The new token
-// must name the same user and role; the connection stays up when it is refused.
+// handleAuthRefresh replaces the connection's token with a newer one. The new token
+// must name the same user and role; from then on its expiry and its sessions claim
+// govern the connection (later joins; sessions already joined stay joined), even
+// when they are narrower than the old token's. The name stays the first token's: it
+// is what the sessions already show. The connection stays up when it is refused.
 func handleAuthRefresh(s *Server, c *conn, req *request) {
 	tok, ok := auth.TokenFromAuthPayload(req.Data)
 	if !ok {
@@ -161,9 +164,10 @@ func handleAuthRefresh(s *Server, c *conn, req *request) {
 		c.fail(req, protocol.Errorf(protocol.CodeUnauthorized, "refresh token must name the same user and role"))
 		return
 	}
-	if claims.ExpiresAt.UnixMilli() > c.expiresAt.Load() {
-		c.armExpiry(claims.ExpiresAt)
-	}
+	// Only the read loop reads Sessions; other goroutines read Role, which stays.
+	c.claims.Sessions = claims.Sessions
+	c.claims.ExpiresAt = claims.ExpiresAt
+	c.armExpiry(claims.ExpiresAt)
 	c.ok(req, EventAuthRefreshed, map[string]any{"userId": claims.Subject, "expiresAt": c.expiresAt.Load()})
 }
 

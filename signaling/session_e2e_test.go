@@ -2,10 +2,12 @@ package signaling
 
 import (
 	"encoding/json"
+	"github.com/gorilla/websocket"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/earshot-dev/earshot/signaling/auth"
 	"github.com/earshot-dev/earshot/signaling/protocol"
@@ -87,10 +89,10 @@ func TestSessionLifecycleThreeUsers(t *testing.T) {
 	carol.send(protocol.EventSessionStatus, map[string]string{"sessionId": "s1", "status": "paused"})
 	carol.expectErr(protocol.EventSessionError, protocol.CodeNotJoined)
 
-	// Disconnect without leave: user:disconnected.
-	_ = bob.ws.Close()
+	// Disconnect without leave, with a close frame: user:disconnected, client_closed.
+	_ = bob.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	ud := decodeInto[protocol.UserDisconnected](t, alice.expect(protocol.EventUserDisconnected).Data)
-	if ud.UserID != "bob" || ud.SessionID != "s1" || ud.Reason == "" {
+	if ud.UserID != "bob" || ud.SessionID != "s1" || ud.Reason != "client_closed" {
 		t.Fatalf("user:disconnected %+v", ud)
 	}
 	alice.sync()
@@ -116,8 +118,8 @@ func TestSessionTwoConnectionsOneUser(t *testing.T) {
 	a1.send(protocol.EventSessionLeave, map[string]string{"sessionId": "s1"})
 	a1.expect(protocol.EventSessionLeft)
 	bob.sync()
-	_ = a2.ws.Close()
-	if ud := decodeInto[protocol.UserDisconnected](t, bob.expect(protocol.EventUserDisconnected).Data); ud.UserID != "alice" {
+	_ = a2.ws.Close() // no close frame: the connection is lost
+	if ud := decodeInto[protocol.UserDisconnected](t, bob.expect(protocol.EventUserDisconnected).Data); ud.UserID != "alice" || ud.Reason != "connection_error" {
 		t.Fatalf("%+v", ud)
 	}
 	// Joining twice on one connection is idempotent and announces nothing.
@@ -196,6 +198,11 @@ func TestSessionLimitsAndPipelines(t *testing.T) {
 	// Pipelines: unknown, and different from the session's.
 	carol.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s4", "pipeline": "nope"})
 	carol.expectErr(protocol.EventSessionError, protocol.CodePipelineUnavailable)
+	// A huge name is not echoed back whole.
+	carol.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s4", "pipeline": strings.Repeat("é", 50000)})
+	if e := carol.expectErr(protocol.EventSessionError, protocol.CodePipelineUnavailable); len(e.Message) > 200 || !utf8.ValidString(e.Message) {
+		t.Fatalf("message of %d bytes: %.80q", len(e.Message), e.Message)
+	}
 	carol.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s2", "pipeline": "interview"})
 	carol.expectErr(protocol.EventSessionError, protocol.CodeBadRequest)
 	carol.send(protocol.EventSessionJoin, map[string]string{"sessionId": "s2"})

@@ -3,11 +3,13 @@ package signaling
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/earshot-dev/earshot/signaling/protocol"
 )
@@ -206,11 +208,18 @@ func (r *registry) joinWith(c *conn, id, pipeline, defPipeline string, lim joinL
 	return res
 }
 
+// quote puts a client-chosen name (a pipeline, a role) in quotes for an error
+// message, cut to 64 bytes so that a huge name is not echoed back.
 func quote(s string) string {
-	if s == "" {
-		return `""`
+	const limit = 64
+	if len(s) <= limit {
+		return `"` + s + `"`
 	}
-	return `"` + s + `"`
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return `"` + s[:cut] + `…"`
 }
 
 func (s *session) userListLocked() []protocol.User {
@@ -390,7 +399,9 @@ func (s *Server) detach(c *conn, m *membership, id string, announce func()) {
 	m.calls.Wait()
 	c.stopStreams(id)
 	if p := s.getPeers(); p != nil {
-		if err := p.Close(c.peerOwner(id, sess.pipeline)); err != nil {
+		// Most members never had a peer connection: NO_PEER is the normal answer.
+		var perr *protocol.Error
+		if err := p.Close(c.peerOwner(id, sess.pipeline)); err != nil && !(errors.As(err, &perr) && perr.Code == protocol.CodeNoPeer) {
 			s.log.Debug("close peer", "conn", c.id, "session", id, "error", err)
 		}
 	}

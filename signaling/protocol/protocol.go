@@ -78,6 +78,9 @@ const (
 	// CodeSessionLimit refuses a join that would create a session on a node that
 	// already holds its maximum; joining an existing session still works.
 	CodeSessionLimit = "SESSION_LIMIT"
+	// Extension: webrtc:candidate or webrtc:close with no peer connection in the
+	// session (also what the gateway's Peers.Close answers for one).
+	CodeNoPeer = "NO_PEER"
 )
 
 // WebSocket close codes.

@@ -105,7 +105,7 @@ type peerKey struct{ conn, session string }
 const (
 	CodePeerExists   = "PEER_EXISTS"
 	CodeTooManyPeers = "TOO_MANY_PEERS"
-	CodeNoPeer       = "NO_PEER"
+	CodeNoPeer       = protocol.CodeNoPeer
 )
 
 // New builds a Manager.
