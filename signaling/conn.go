@@ -131,16 +131,38 @@ func (s *Server) newConn(ws *websocket.Conn, fr framing, endpoint string) *conn 
 	c := &conn{s: s, id: newID(), ws: ws, fr: fr, endpoint: endpoint}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lim = rate.NewLimiter(rate.Limit(s.opts.EventRate), s.opts.EventBurst)
-	// Until the token is accepted a frame may only be big enough to carry it;
-	// authenticated raises the limit to MaxMessageSize.
-	ws.SetReadLimit(min(s.opts.AuthMessageSize, s.opts.MaxMessageSize))
+	ws.SetReadLimit(s.opts.MaxMessageSize)
 	return c
 }
 
-// authenticated lifts the pre-authentication frame size limit. It runs on the
-// reading goroutine between reads, after authenticate succeeded.
-func (c *conn) authenticated() {
-	c.ws.SetReadLimit(c.s.opts.MaxMessageSize)
+// readPreAuth reads one message before authentication. A message over
+// MaxMessageSize is refused as after authentication (1009), but of one only
+// AuthMessageSize bytes are kept: a larger one cannot carry an acceptable token, so
+// the caller refuses it as UNAUTHORIZED (tooBig) without the server holding more.
+func (c *conn) readPreAuth() (mt int, b []byte, tooBig bool, err error) {
+	mt, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, false, err
+	}
+	limit := min(c.s.opts.AuthMessageSize, c.s.opts.MaxMessageSize)
+	if b, err = io.ReadAll(io.LimitReader(r, limit+1)); err != nil {
+		return 0, nil, false, err
+	}
+	if int64(len(b)) <= limit {
+		return mt, b, false, nil
+	}
+	// The rest is read and dropped, so that a message over MaxMessageSize (sent in
+	// fragments) still ends in 1009.
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return 0, nil, false, err
+	}
+	return mt, nil, true, nil
+}
+
+// preAuthTooBig is the refusal of a first frame over AuthMessageSize.
+func (c *conn) preAuthTooBig() *protocol.Error {
+	return protocol.Errorf(protocol.CodeUnauthorized, "frame before authentication over %d bytes: too large to carry an acceptable token",
+		min(c.s.opts.AuthMessageSize, c.s.opts.MaxMessageSize))
 }
 
 // userID is the token's subject.

@@ -139,27 +139,50 @@ func TestSocketIOPingFloodBounded(t *testing.T) {
 	c.waitFor(protocol.EventSessionStatusUpdated)
 }
 
-// TestPreAuthReadLimit: before authentication a frame over 16 KiB closes with 1009 on
-// both endpoints; once authenticated, frames up to MaxMessageSize are taken.
+// TestPreAuthReadLimit: before authentication a frame over 16 KiB cannot carry an
+// acceptable token: it is refused as UNAUTHORIZED (4001) on both endpoints, without
+// the server keeping more than 16 KiB of it; a frame over MaxMessageSize is 1009 as
+// always. Once authenticated, frames up to MaxMessageSize are taken.
 func TestPreAuthReadLimit(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(o *Options) { o.MaxMessageSize = 256 << 10 })
 	pad := strings.Repeat("x", 20<<10)
-	tooBig := func(c *client, frame string) {
+	send := func(c *client, frame string) {
 		t.Helper()
 		_ = c.ws.SetWriteDeadline(time.Now().Add(waitLimit))
 		_ = c.ws.WriteMessage(websocket.TextMessage, []byte(frame)) // may fail once the server closed
-		if got := c.expectClose(); got != websocket.CloseMessageTooBig {
-			t.Fatalf("close %d, want 1009", got)
+	}
+	closes := func(c *client, want int) {
+		t.Helper()
+		if got := c.expectClose(); got != want {
+			t.Fatalf("close %d, want %d", got, want)
 		}
 	}
 
 	// Native, auth frame: refused by size before its token is looked at.
-	tooBig(e.dial("/interview", nil), `{"event":"auth","data":{"token":"`+e.token("alice", protocol.RoleInterviewer)+`"},"pad":"`+pad+`"}`)
+	c := e.dial("/interview", nil)
+	send(c, `{"event":"auth","data":{"token":"`+e.token("alice", protocol.RoleInterviewer)+`"},"pad":"`+pad+`"}`)
+	if perr := c.expectErr(protocol.EventConnectionError, protocol.CodeUnauthorized); !strings.Contains(perr.Message, "too large") {
+		t.Fatalf("message %q", perr.Message)
+	}
+	closes(c, protocol.CloseUnauthorized)
 	// Socket.IO, CONNECT.
 	s := e.sioDial(nil)
-	tooBig(s, `40/interview,{"token":"`+e.token("alice", protocol.RoleInterviewer)+`","pad":"`+pad+`"}`)
-	eventually(t, "disconnects{message_too_big} = 2", func() bool {
-		return testutil.ToFloat64(e.s.m.disconnects.WithLabelValues(reasonTooBig)) == 2
+	send(s, `40/interview,{"token":"`+e.token("alice", protocol.RoleInterviewer)+`","pad":"`+pad+`"}`)
+	if f := s.expect("sio:connect_error"); !strings.Contains(string(f.Data), `"UNAUTHORIZED"`) {
+		t.Fatalf("connect_error %s", f.raw)
+	}
+	closes(s, protocol.CloseUnauthorized)
+	// Over MaxMessageSize: 1009 on both.
+	huge := strings.Repeat("x", 300<<10)
+	c = e.dial("/interview", nil)
+	send(c, `{"event":"auth","pad":"`+huge+`"}`)
+	closes(c, websocket.CloseMessageTooBig)
+	s = e.sioDial(nil)
+	send(s, `40/interview,{"pad":"`+huge+`"}`)
+	closes(s, websocket.CloseMessageTooBig)
+	eventually(t, "disconnects{unauthorized} = 2, {message_too_big} = 2", func() bool {
+		return testutil.ToFloat64(e.s.m.disconnects.WithLabelValues(reasonUnauthorized)) == 2 &&
+			testutil.ToFloat64(e.s.m.disconnects.WithLabelValues(reasonTooBig)) == 2
 	})
 
 	bigJoin := `{"event":"session:join","data":{"sessionId":"s1"},"pad":"` + pad + `"}`
@@ -174,7 +197,7 @@ func TestPreAuthReadLimit(t *testing.T) {
 	b.sendRaw([]byte(bigJoin))
 	b.expect(protocol.EventSessionJoined)
 	// Socket.IO.
-	c := e.sioDial(nil)
+	c = e.sioDial(nil)
 	c.sioSend(`40/interview,{"token":"` + e.token("carol", protocol.RoleCandidate) + `"}`)
 	c.expect("sio:connect")
 	c.expect(protocol.EventConnectionSuccess)

@@ -35,7 +35,6 @@ func (c *conn) runNative(token string, hasToken bool) {
 		c.teardown()
 		return
 	}
-	c.authenticated()
 	c.ws.SetPongHandler(func(string) error { c.extendRead(); return nil })
 	go c.nativeLoop()
 }
@@ -57,7 +56,7 @@ func (c *conn) nativeLoop() {
 // nativeAuthFrame waits AuthTimeout for {"event":"auth","data":{"token"}}.
 func (c *conn) nativeAuthFrame() bool {
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.opts.AuthTimeout))
-	mt, b, err := c.ws.ReadMessage()
+	mt, b, tooBig, err := c.readPreAuth()
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -65,6 +64,10 @@ func (c *conn) nativeAuthFrame() bool {
 			return false
 		}
 		c.readEnded(err)
+		return false
+	}
+	if tooBig {
+		c.refuse(c.preAuthTooBig())
 		return false
 	}
 	if mt != websocket.TextMessage {

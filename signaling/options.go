@@ -92,7 +92,7 @@ type Options struct {
 	AllowedOrigins []string
 
 	MaxMessageSize     int64         // largest inbound frame in bytes (1 MiB); larger closes with 1009
-	AuthMessageSize    int64         // largest inbound frame before authentication, token included (16 KiB, capped at MaxMessageSize); larger closes with 1009
+	AuthMessageSize    int64         // largest inbound message kept before authentication, token included (16 KiB, capped at MaxMessageSize); larger is UNAUTHORIZED (4001)
 	EventRate          float64       // inbound events per second per connection (100)
 	EventBurst         int           // token bucket size (200)
 	RateLimitStrikes   int           // refused events within RateLimitWindow that close with 4029 (100)

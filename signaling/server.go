@@ -234,10 +234,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	// No Socket.IO DISCONNECT before the close: socket.io-client does not reconnect
+	// after one ("io server disconnect"), and the contract asks clients to reconnect
+	// after 1001.
 	for _, c := range conns {
-		if c.fr.kind() == framingSocketIO {
-			c.enqueue(outItem{data: sioDisconnectPacket()})
-		}
 		c.closeWith(protocol.CloseGoingAway, "server shutting down", reasonShutdown, true)
 	}
 	done := make(chan struct{})

@@ -3,6 +3,7 @@ package signaling
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -89,7 +90,6 @@ func (c *conn) runSocketIO(token string, hasToken bool) {
 		c.teardown()
 		return
 	}
-	c.authenticated()
 	c.asm = socketio.NewAssembler(maxSIOAttachments, int(c.s.opts.MaxMessageSize))
 	go c.sioLoop()
 }
@@ -109,7 +109,7 @@ func (c *conn) sioLoop() {
 func (c *conn) sioConnect(token string, hasToken bool) bool {
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.opts.AuthTimeout))
 	for {
-		mt, b, err := c.ws.ReadMessage()
+		mt, b, tooBig, err := c.readPreAuth()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -117,6 +117,10 @@ func (c *conn) sioConnect(token string, hasToken bool) bool {
 				return false
 			}
 			c.readEnded(err)
+			return false
+		}
+		if tooBig {
+			c.refuse(c.preAuthTooBig())
 			return false
 		}
 		if mt != websocket.TextMessage {
@@ -143,7 +147,11 @@ func (c *conn) sioConnect(token string, hasToken bool) bool {
 			return false
 		}
 		p, err := socketio.Decode(data)
-		if err != nil || p.Type != socketio.Connect {
+		if err != nil {
+			c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "malformed Socket.IO packet before CONNECT: %v", err))
+			return false
+		}
+		if p.Type != socketio.Connect {
 			c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "connect to %s first", Namespace))
 			return false
 		}
@@ -155,7 +163,7 @@ func (c *conn) sioConnect(token string, hasToken bool) bool {
 		if !hasToken {
 			var ok bool
 			if token, ok = auth.TokenFromAuthPayload(p.Data); !ok {
-				c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "no token: pass auth:{token} or an Authorization header"))
+				c.refuse(protocol.Errorf(protocol.CodeUnauthorized, "no token: pass auth:{token} (a string) or an Authorization header"))
 				return false
 			}
 		}
@@ -178,19 +186,22 @@ func (c *conn) readSocketIO() bool {
 			continue
 		}
 		if mt == websocket.BinaryMessage {
+			pending, _ := asm.PendingPacket() // the packet the frame belongs to, if any
 			p, atts, done, err := asm.Add(b)
 			if err != nil {
-				c.sioBad(err)
+				c.sioBad(err, ourAck(pending))
 				continue
 			}
-			if done {
+			// Only our namespace's events are handled; the attachments of others
+			// (a client's BINARY_ACK, another namespace's packet) are dropped.
+			if done && p.Type == socketio.BinaryEvent && p.Namespace == Namespace {
 				c.sioEvent(p, atts)
 			}
 			continue
 		}
 		typ, data, err := socketio.ParseEngine(b)
 		if err != nil {
-			c.sioBad(err)
+			c.sioBad(err, nil)
 			continue
 		}
 		switch typ {
@@ -200,22 +211,53 @@ func (c *conn) readSocketIO() bool {
 			c.enqueue(outItem{data: sioPong, kind: outPong})
 			continue
 		case socketio.EngineClose:
-			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
+			c.clientClosed()
 			return false
 		case socketio.EngineMessage:
 		default:
-			c.sioBad(errors.New("unexpected Engine.IO packet"))
+			c.sioBad(errors.New("unexpected Engine.IO packet"), nil)
 			continue
+		}
+		if asm.Pending() {
+			// A Socket.IO packet while attachments are pending: the pending
+			// packet is refused (as socket.io-parser refuses it), this one is read.
+			pending, _ := asm.PendingPacket()
+			asm.Reset()
+			c.sioBad(errors.New("text packet while binary attachments were pending"), ourAck(pending))
 		}
 		p, err := socketio.Decode(data)
 		if err != nil {
-			c.sioBad(err)
+			c.sioBad(err, ourAck(p))
+			continue
+		}
+		if p.Type == socketio.BinaryEvent || p.Type == socketio.BinaryAck {
+			// Collected whatever they are, so that their attachments do not
+			// become stray frames; only /interview's events are handled.
+			if p.Type == socketio.BinaryEvent && p.Namespace != Namespace {
+				c.sioBad(notConnected(p.Namespace), nil)
+			}
+			var atts [][]byte
+			var done bool
+			if p, atts, done, err = asm.Start(p); err != nil {
+				c.sioBad(err, ourAck(p))
+				continue
+			}
+			if !done {
+				continue // the event is handled when its last attachment arrives
+			}
+			if p.Type == socketio.BinaryEvent && p.Namespace == Namespace {
+				c.sioEvent(p, atts)
+			}
 			continue
 		}
 		if p.Namespace != Namespace {
-			if p.Type == socketio.Connect {
+			switch p.Type {
+			case socketio.Connect:
 				perr, _ := socketio.ConnectErrorPacket(p.Namespace, "Invalid namespace", nil)
 				c.enqueue(outItem{data: perr.Frame()})
+			case socketio.Event:
+				// No ack: its id is that namespace's, not ours.
+				c.sioBad(notConnected(p.Namespace), nil)
 			}
 			continue
 		}
@@ -223,19 +265,14 @@ func (c *conn) readSocketIO() bool {
 		case socketio.Event:
 			c.sioEvent(p, nil)
 			return true
-		case socketio.BinaryEvent:
-			p, atts, done, err := asm.Start(p)
-			if err != nil {
-				c.sioBad(err)
-			} else if done {
-				c.sioEvent(p, atts)
-			}
 		case socketio.Disconnect:
 			// The client left the only namespace: end the connection.
-			c.readEnded(&websocket.CloseError{Code: websocket.CloseNormalClosure})
+			c.clientClosed()
 			return false
 		case socketio.Connect:
-			c.enqueue(outItem{data: sioConnectOK(c.id)}) // already connected
+			// Already connected: the same sid again. A token in it is not looked
+			// at; use auth:refresh.
+			c.enqueue(outItem{data: sioConnectOK(c.id)})
 		default:
 			// Acks from the client: the server asks for none.
 		}
@@ -246,23 +283,54 @@ func (c *conn) readSocketIO() bool {
 func (c *conn) sioEvent(p socketio.Packet, atts [][]byte) {
 	name, args, err := socketio.EventArgs(p.Data)
 	if err != nil {
-		c.sioBad(err)
+		c.sioBad(err, ourAck(p))
 		return
 	}
 	req := request{Event: name, Attachments: atts}
 	if len(args) > 0 {
 		req.Data = args[0]
 	}
-	if p.ID != nil && *p.ID <= maxAckID {
+	if p.ID != nil {
+		if *p.ID > maxAckID {
+			// An ack that JavaScript cannot match: refuse the event unanswered
+			// rather than run it without its ack.
+			c.sioBad(errors.New("ack id over 2^53-1"), nil)
+			return
+		}
 		req.ID, req.HasID = int64(*p.ID), true
 	}
 	c.s.dispatch(c, &req)
 }
 
-// sioBad answers a malformed packet with error BAD_REQUEST; the connection stays up.
-func (c *conn) sioBad(err error) {
+func notConnected(ns string) error {
+	return fmt.Errorf("event for namespace %s, which is not connected (connect to %s)", quote(ns), Namespace)
+}
+
+// ourAck is the ack id of a refused packet when the client waits for it on our
+// namespace: an EVENT or BINARY_EVENT of /interview.
+func ourAck(p socketio.Packet) *uint64 {
+	if p.Namespace != Namespace || (p.Type != socketio.Event && p.Type != socketio.BinaryEvent) {
+		return nil
+	}
+	return p.ID
+}
+
+// clientClosed ends the connection the client asked to end (Engine.IO close,
+// Socket.IO DISCONNECT) with a close frame, so that it sees 1000, not a dropped
+// connection.
+func (c *conn) clientClosed() {
+	c.closeWith(websocket.CloseNormalClosure, "", reasonClientClosed, true)
+	c.drain()
+}
+
+// sioBad answers a malformed packet with error BAD_REQUEST, and its ack id (when
+// the packet's id could be read) with a refused ack; the connection stays up.
+func (c *conn) sioBad(err error, id *uint64) {
 	c.s.m.eventIn("invalid", false)
 	req := &request{Event: protocol.EventError}
+	if id != nil && *id <= maxAckID {
+		req.ID, req.HasID = int64(*id), true
+	}
 	if !c.admit(req) {
 		return
 	}

@@ -164,11 +164,85 @@ func TestSocketIOConnectAndEvents(t *testing.T) {
 		t.Fatalf("bob got %+v", r)
 	}
 
-	// Engine.IO close ends the connection; bob hears it.
+	// Engine.IO close ends the connection with a close frame; bob hears it.
 	c.sioSend(`1`)
-	if ud := decodeInto[protocol.UserDisconnected](t, bob.expect(protocol.EventUserDisconnected).Data); ud.UserID != "alice" {
+	if ud := decodeInto[protocol.UserDisconnected](t, bob.expect(protocol.EventUserDisconnected).Data); ud.UserID != "alice" || ud.Reason != "client_closed" {
 		t.Fatalf("%+v", ud)
 	}
+	if got := c.expectClose(); got != websocket.CloseNormalClosure {
+		t.Fatalf("close %d after Engine.IO close, want 1000", got)
+	}
+	// So does a DISCONNECT of /interview.
+	d := e.sioDial(nil)
+	d.sioSend(`40/interview,{"token":"` + e.token("dave", protocol.RoleCandidate) + `"}`)
+	d.expect("sio:connect")
+	d.sioSend(`41/interview,`)
+	if got := d.expectClose(); got != websocket.CloseNormalClosure {
+		t.Fatalf("close %d after DISCONNECT, want 1000", got)
+	}
+}
+
+// TestSocketIORefusedPacketsAnswered: a malformed or refused packet whose ack id
+// was read gets a refused ack besides the error event, so that a client's
+// emitWithAck does not wait for nothing; attachments of packets the server does
+// not handle are consumed with them.
+func TestSocketIORefusedPacketsAnswered(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxMessageSize = 4096 })
+	c := e.sioDial(nil)
+	c.sioSend(`40/interview,{"token":"` + e.token("alice", protocol.RoleInterviewer) + `"}`)
+	c.expect("sio:connect")
+	c.expect(protocol.EventConnectionSuccess)
+	refused := func(id int64) {
+		t.Helper()
+		c.expectErr(protocol.EventError, protocol.CodeBadRequest)
+		if ack := c.expectAck(id); ack.Error == nil || ack.Error.Code != protocol.CodeBadRequest {
+			t.Fatalf("ack %s", ack.raw)
+		}
+	}
+	bin := func(n int) {
+		t.Helper()
+		if err := c.ws.WriteMessage(websocket.BinaryMessage, make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No event name.
+	c.sioSend(`42/interview,5[1,{}]`)
+	refused(5)
+	// Attachments over the limit.
+	c.sioSend(`452-/interview,6["audio:stream",{"sessionId":"s1","audioData":{"_placeholder":true,"num":0},"x":{"_placeholder":true,"num":1}}]`)
+	bin(3000)
+	bin(3000)
+	refused(6)
+	// A placeholder outside the attachments.
+	c.sioSend(`451-/interview,7["audio:stream",{"audioData":{"_placeholder":true,"num":3}}]`)
+	refused(7)
+	// A text packet while attachments are pending: the pending packet is refused,
+	// the text packet is handled.
+	c.sioSend(`451-/interview,8["audio:stream",{"sessionId":"s1","audioData":{"_placeholder":true,"num":0}}]`)
+	c.sioSend(`42/interview,9["session:join",{"sessionId":"s1"}]`)
+	refused(8)
+	c.expect(protocol.EventSessionJoined)
+	c.expectAck(9)
+	// An ack id JavaScript cannot hold: refused unanswered, not run.
+	c.sioSend(`42/interview,9007199254740992["session:leave",{"sessionId":"s1"}]`)
+	c.expectErr(protocol.EventError, protocol.CodeBadRequest)
+	// Another namespace: an error, no ack (its id is that namespace's).
+	c.sioSend(`42/other,10["session:leave",{"sessionId":"s1"}]`)
+	if perr := c.expectErr(protocol.EventError, protocol.CodeBadRequest); !strings.Contains(perr.Message, "/other") {
+		t.Fatalf("message %q", perr.Message)
+	}
+	// A client's BINARY_ACK and another namespace's binary event take their
+	// attachments with them: the next binary frame is not stray.
+	c.sioSend(`461-/interview,3[{"_placeholder":true,"num":0}]`)
+	bin(10)
+	c.sioSend(`451-/other,["audio:stream",{"audioData":{"_placeholder":true,"num":0}}]`)
+	c.expectErr(protocol.EventError, protocol.CodeBadRequest) // the namespace, once
+	bin(10)
+	// Still serving, and nothing else was said: still joined to s1, and the
+	// next answer is this one.
+	c.sioSend(`42/interview,11["session:leave",{"sessionId":"s1"}]`)
+	c.expect(protocol.EventSessionLeft)
+	c.expectAck(11)
 }
 
 func TestSocketIOAuth(t *testing.T) {
@@ -278,11 +352,16 @@ func TestSocketIOHeartbeatAndShutdown(t *testing.T) {
 		c.expect("eio:ping")
 		c.sioSend(`3`)
 	}
-	// Shutdown: DISCONNECT packet, then close 1001.
+	// Shutdown: close 1001 and no DISCONNECT packet, after which socket.io-client
+	// would not reconnect.
 	if err := e.s.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	c.waitFor("sio:disconnect")
+	for f := range c.frames {
+		if f.Event == "sio:disconnect" {
+			t.Fatalf("DISCONNECT before the close: %s", f.raw)
+		}
+	}
 	if got := c.expectClose(); got != protocol.CloseGoingAway {
 		t.Fatalf("close %d", got)
 	}

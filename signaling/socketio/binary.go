@@ -126,6 +126,9 @@ func NewAssembler(maxAttachments, maxBytes int) *Assembler {
 // Pending reports whether binary frames are expected.
 func (a *Assembler) Pending() bool { return a.pending }
 
+// PendingPacket returns the packet whose attachments are being collected.
+func (a *Assembler) PendingPacket() (Packet, bool) { return a.pkt, a.pending }
+
 // Reset drops a partly collected packet.
 func (a *Assembler) Reset() {
 	a.pending = false
@@ -136,7 +139,7 @@ func (a *Assembler) Reset() {
 
 // Start begins collecting the attachments of p, a decoded BINARY_EVENT or
 // BINARY_ACK. When p announces no attachment it is complete at once: done is true and
-// p is returned. The packet's placeholders are checked against its attachment count
+// p is returned. When p itself is refused, pkt is p (for its ack id). The packet's placeholders are checked against its attachment count
 // here, before any binary frame is buffered.
 func (a *Assembler) Start(p Packet) (pkt Packet, atts [][]byte, done bool, err error) {
 	if a.pending {
@@ -148,10 +151,10 @@ func (a *Assembler) Start(p Packet) (pkt Packet, atts [][]byte, done bool, err e
 		return Packet{}, nil, false, badPacket("%s has no attachments to assemble", p.Type)
 	}
 	if p.Attachments > a.maxAttachments {
-		return Packet{}, nil, false, badPacket("%d attachments announced, limit %d", p.Attachments, a.maxAttachments)
+		return p, nil, false, badPacket("%d attachments announced, limit %d", p.Attachments, a.maxAttachments)
 	}
 	if err := checkPlaceholders(p.Data, p.Attachments); err != nil {
-		return Packet{}, nil, false, err
+		return p, nil, false, err
 	}
 	if p.Attachments == 0 {
 		return p, nil, true, nil

@@ -77,7 +77,8 @@ type Packet struct {
 // packet, an ack id fits a uint64, and the payload must be valid JSON of the
 // shape the type requires (CONNECT: object; DISCONNECT: none; EVENT/BINARY_EVENT:
 // array whose first element is the event name string; ACK/BINARY_ACK: array;
-// CONNECT_ERROR: object or string). Data aliases text.
+// CONNECT_ERROR: object or string). Data aliases text. On error the Packet holds
+// what was read of the header (type, namespace, ack id), without data.
 func Decode(text []byte) (Packet, error) {
 	var p Packet
 	if len(text) == 0 {
@@ -150,7 +151,8 @@ func Decode(text []byte) (Packet, error) {
 		p.Data = json.RawMessage(text[i:])
 	}
 	if err := checkPayload(p); err != nil {
-		return Packet{}, err
+		// What was read of the header, so that the caller can refuse the ack.
+		return Packet{Type: p.Type, Namespace: p.Namespace, ID: p.ID}, err
 	}
 	return p, nil
 }
