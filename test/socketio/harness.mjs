@@ -62,12 +62,13 @@ function writeConfig(dir) {
 }
 
 /**
- * startDaemon spawns `earshot serve --listen 127.0.0.1:<free port>` and resolves once
+ * startDaemon spawns `earshot serve --listen 127.0.0.1:<port>` (a free one unless
+ * given) and resolves once
  * GET /healthz and then GET /readyz answer 200. stop() sends SIGTERM, then SIGKILL after 5 s.
  */
-export async function startDaemon() {
+export async function startDaemon({ port } = {}) {
   if (!existsSync(earshotBin)) throw new Error(`${earshotBin} not found: run 'make build' first`);
-  const port = await freePort();
+  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), "earshot-sio-"));
   const cfg = writeConfig(dir);
   const args = ["serve", "--listen", `127.0.0.1:${port}`];

@@ -299,6 +299,17 @@ describe("binary attachments", () => {
     }
   });
 
+  test("emitWithAck whose attachments exceed the limit is answered with a refused ack", async () => {
+    const [a] = await client();
+    const err = waitFor(a, "error");
+    // Two attachments of 600,000 bytes: each frame fits max_message_size (1 MiB), together they do not.
+    const ack = await a.timeout(5000).emitWithAck("transcription:request",
+      { sessionId: sid(), audioData: Buffer.alloc(600000), extra: Buffer.alloc(600000), format: "pcm16", sampleRate: 16000 });
+    assert.equal(ack?.error?.code, "BAD_REQUEST", JSON.stringify(ack));
+    assert.equal((await err).code, "BAD_REQUEST");
+    assert.ok(a.connected);
+  });
+
   test("an attachment announced but referenced out of range is BAD_REQUEST", async () => {
     const [a] = await client();
     const err = waitFor(a, "error");
@@ -354,6 +365,29 @@ describe("heartbeat", () => {
     engine._sendPacket = (type, ...rest) => (type === "pong" ? undefined : send(type, ...rest));
     const reason = await waitFor(a, "disconnect", pingIntervalMs + pongTimeoutMs + 5000);
     assert.ok(["transport close", "ping timeout", "transport error", "io server disconnect"].includes(reason), reason);
+  });
+});
+
+describe("shutdown", () => {
+  test("after a graceful shutdown (1001) a stock client reconnects by itself", async () => {
+    const first = await startDaemon();
+    let second;
+    const s = connect(first, { auth: { token: mintToken() }, reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 500 });
+    try {
+      await waitFor(s, "connect", 10000);
+      const gone = waitFor(s, "disconnect", 15000);
+      await first.stop();
+      // "transport close", not "io server disconnect": after the latter socket.io-client does not reconnect.
+      assert.equal(await gone, "transport close");
+      const back = waitFor(s, "connection:success", 30000);
+      second = await startDaemon({ port: first.port });
+      const hello = await back;
+      assert.ok(hello.userId, JSON.stringify(hello));
+      assert.ok(s.connected);
+    } finally {
+      s.close();
+      if (second) await second.stop();
+    }
   });
 });
 
