@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -302,6 +303,12 @@ func (s *fakeDecodeStream) Recv(ctx context.Context) (sdk.PCM, error) {
 	select {
 	case p, ok := <-s.out:
 		if !ok {
+			s.mu.Lock()
+			empty := s.format.Container == protocol.FormatWAV && s.chunks == 0
+			s.mu.Unlock()
+			if empty { // like the audio plugin's container parsers
+				return sdk.PCM{}, &sdk.StreamError{Code: sdk.CodeInvalidAudio, Message: "empty WAV stream"}
+			}
 			return sdk.PCM{}, io.EOF
 		}
 		return p, nil
@@ -356,6 +363,7 @@ type fakeTranscriber struct {
 	noFinal     bool         // never emit finals on silence (only on finalize/EOF)
 	silentClose map[int]bool // open number → CloseSend is swallowed (the plugin hangs at the end)
 	outCap      int          // output buffer (default 8192 events)
+	failErr     error        // what a failAfter failure is (default ErrPluginFailed)
 }
 
 func (f *fakeTranscriber) OpenTranscribe(ctx context.Context, start sdk.TranscribeStart) (TranscribeStream, error) {
@@ -367,6 +375,7 @@ func (f *fakeTranscriber) OpenTranscribe(ctx context.Context, start sdk.Transcri
 	}
 	s := &fakeTranscribeStream{rate: start.SampleRate, out: make(chan TranscriptEvent, f.outCap), failed: make(chan struct{}),
 		failAfter: -1, hangAfter: -1, relative: f.relative, gate: f.gate, noFinal: f.noFinal, life: ctx.Done()}
+	s.failErr = cmp.Or(f.failErr, ErrPluginFailed)
 	if n, ok := f.failAfter[f.opens]; ok {
 		s.failAfter = n
 	}
@@ -400,6 +409,7 @@ type fakeTranscribeStream struct {
 	mu                   sync.Mutex
 	out                  chan TranscriptEvent
 	failed               chan struct{}
+	failErr              error
 	failAfter, hangAfter int
 	relative             bool
 	gate                 chan struct{}
@@ -441,7 +451,7 @@ func (s *fakeTranscribeStream) Send(ctx context.Context, in sdk.AudioInput) erro
 			close(s.failed)
 		}
 		s.mu.Unlock()
-		return ErrPluginFailed
+		return s.failErr
 	}
 	defer s.mu.Unlock()
 	s.inputs++
@@ -512,7 +522,7 @@ func (s *fakeTranscribeStream) CloseSend() error {
 func (s *fakeTranscribeStream) Recv(ctx context.Context) (TranscriptEvent, error) {
 	select {
 	case <-s.failed: // a crashed process loses what it had not sent
-		return TranscriptEvent{}, ErrPluginFailed
+		return TranscriptEvent{}, s.failErr
 	case <-s.life:
 		return TranscriptEvent{}, context.Canceled
 	default:
@@ -524,7 +534,7 @@ func (s *fakeTranscribeStream) Recv(ctx context.Context) (TranscriptEvent, error
 		}
 		return ev, nil
 	case <-s.failed:
-		return TranscriptEvent{}, ErrPluginFailed
+		return TranscriptEvent{}, s.failErr
 	case <-ctx.Done():
 		return TranscriptEvent{}, ctx.Err()
 	}

@@ -2,20 +2,20 @@ package pipeline
 
 import (
 	"context"
-	"encoding/binary"
-	"os"
-
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
-	"github.com/hashicorp/go-hclog"
+	"os"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/earshot-dev/earshot/plugins/sdk"
 	"github.com/earshot-dev/earshot/signaling/protocol"
 )
 
@@ -473,6 +473,61 @@ func TestIdleTimeoutDrains(t *testing.T) {
 	stop(t, e.open(t, spec("s1", "alice", "")))
 	if r := <-ended; r != nil {
 		t.Errorf("OnStreamEnd after Stop: %v", r)
+	}
+}
+
+// TestPluginCodesOnTheWire: a plugin's own stream error codes reach clients as the
+// contract's: UNAVAILABLE (a transcriber with every slot busy) and BAD_CONFIG as
+// PIPELINE_UNAVAILABLE, unknown codes as INTERNAL, the audio codes as they are.
+func TestPluginCodesOnTheWire(t *testing.T) {
+	for _, tc := range []struct{ plugin, want string }{
+		{sdk.CodeUnavailable, protocol.CodePipelineUnavailable},
+		{sdk.CodeBadConfig, protocol.CodePipelineUnavailable},
+		{"QUOTA_EXCEEDED", protocol.CodeInternal},
+		{sdk.CodeInvalidAudio, protocol.CodeInvalidAudio},
+	} {
+		t.Run(tc.plugin, func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.tr.failAfter = map[int]int{1: 0}
+			e.tr.failErr = &sdk.StreamError{Code: tc.plugin, Message: "no"}
+			s := e.open(t, spec("s1", "alice", ""))
+			_ = s.Write(context.Background(), frame(1))
+			evs := e.rec.wait(t, "transcription:error", func(evs []published) bool {
+				return countEvent(evs, protocol.EventTranscriptionError) == 1
+			})
+			for _, ev := range evs {
+				if p, ok := ev.payload.(protocol.TranscriptionError); ok && (p.Code != tc.want || p.Retrying) {
+					t.Errorf("transcription:error %+v, want %s, not retrying", p, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestStreamWithoutAudio: a container stream that never got a byte ends without
+// the decoder's "empty stream" refusal reaching its owner: audio:stop ends it
+// quietly, the idle timeout with STREAM_IDLE.
+func TestStreamWithoutAudio(t *testing.T) {
+	ended := make(chan *protocol.Error, 2)
+	e := newEnv(t, func(o *Options) {
+		o.Definitions[0].StreamIdleTimeout = 100 * time.Millisecond
+		o.OnStreamEnd = func(spec protocol.StreamSpec, id string, reason *protocol.Error) { ended <- reason }
+	})
+	sp := spec("s1", "alice", "")
+	sp.Format = protocol.FormatWAV
+	stop(t, e.open(t, sp))
+	if r := <-ended; r != nil {
+		t.Errorf("OnStreamEnd after Stop: %v", r)
+	}
+	e.open(t, sp)
+	if r := <-ended; r == nil || r.Code != CodeStreamIdle {
+		t.Errorf("OnStreamEnd reason %v, want STREAM_IDLE", r)
+	}
+	evs := e.rec.wait(t, "idle notice", func(evs []published) bool { return countEvent(evs, protocol.EventAudioError) >= 1 })
+	for _, ev := range evs {
+		if p, ok := ev.payload.(protocol.Error); ok && p.Code != CodeStreamIdle {
+			t.Errorf("owner got %+v", p)
+		}
 	}
 }
 

@@ -78,6 +78,7 @@ type stream struct {
 	endErr    *protocol.Error // why the stream ended early, for later calls
 	seq       int64
 	lastWrite time.Time
+	wrote     bool        // a chunk was written: a decoder's refusal is about audio
 	idle      *time.Timer // started by startIdle once the stages are open
 	idleFired bool
 	hdrBuf    []byte // the stream's first bytes until the container header is found
@@ -213,6 +214,21 @@ func openWithRetry[T closer](caller, life context.Context, rt *Runtime, wait fun
 	}
 }
 
+// wireCode is the protocol code for a plugin's stream error. Plugins may use any
+// code; clients get the contract's: the audio codes and INTERNAL pass, a plugin that
+// cannot take the stream (UNAVAILABLE, e.g. all of sphinx's max_streams slots busy;
+// BAD_CONFIG) is PIPELINE_UNAVAILABLE, and any other code is INTERNAL (the message
+// keeps the plugin's words).
+func wireCode(se *sdk.StreamError) string {
+	switch se.Code {
+	case protocol.CodeInvalidAudio, protocol.CodeUnsupportedFormat, protocol.CodeChunkTooLarge, protocol.CodeInternal:
+		return se.Code
+	case sdk.CodeUnavailable, sdk.CodeBadConfig:
+		return protocol.CodePipelineUnavailable
+	}
+	return protocol.CodeInternal
+}
+
 func (s *stream) openError(stage string, err error) error {
 	var se *sdk.StreamError
 	if errors.As(err, &se) {
@@ -248,6 +264,7 @@ func (s *stream) Write(ctx context.Context, audio []byte) error {
 		return err
 	}
 	s.lastWrite = time.Now()
+	s.wrote = true
 	if s.hdrState == headerMore {
 		s.sniffHeader(audio)
 	}
@@ -492,9 +509,21 @@ func (s *stream) runDecode(dec DecodeStream) {
 		var se *sdk.StreamError
 		switch s.rt.classify(err) {
 		case FaultFatal:
+			s.mu.Lock()
+			wrote := s.wrote
+			s.mu.Unlock()
+			if !wrote {
+				// A stream that never got a byte (started, then stopped or left
+				// idle) has no audio to be invalid: a container decoder's "empty
+				// stream" is not the owner's business, and an idle stream still
+				// ends with STREAM_IDLE.
+				s.log.Debug("decoder ended a stream that had no audio", "error", err)
+				s.endInput(nil)
+				return
+			}
 			code, msg := protocol.CodeInvalidAudio, err.Error()
 			if errors.As(err, &se) {
-				code, msg = se.Code, se.Message
+				code, msg = wireCode(se), se.Message
 			}
 			s.log.Info("decoder refused the stream", "code", code, "message", msg)
 			s.rt.pub.PublishToUser(s.spec.SessionID, s.spec.UserID, protocol.EventAudioError, protocol.Error{Code: code, Message: msg, SessionID: s.spec.SessionID})
@@ -827,7 +856,7 @@ func (s *stream) runTranscribe(tr TranscribeStream) {
 		case FaultFatal:
 			code, msg := protocol.CodeInternal, "the transcriber failed"
 			if errors.As(err, &se) {
-				code, msg = se.Code, se.Message
+				code, msg = wireCode(se), se.Message
 			}
 			s.log.Error("transcriber stream failed", "error", err)
 			s.rt.publishError(s, code, msg, false)
