@@ -173,6 +173,9 @@ func (rt *Runtime) TranscribeClip(ctx context.Context, spec protocol.StreamSpec,
 	}
 	s.openUtterance()
 	s.publishProcessing()
+	s.mu.Lock()
+	s.wrote = len(audio) > 0 // pushed below without Write
+	s.mu.Unlock()
 	rt.wg.Add(1)
 	go s.run()
 	for off := 0; off < len(audio); off += rt.opts.ClipChunkBytes {

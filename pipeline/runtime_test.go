@@ -504,6 +504,21 @@ func TestPluginCodesOnTheWire(t *testing.T) {
 	}
 }
 
+// TestChunkTooLarge: a chunk bigger than the stream's input buffer is refused with
+// CHUNK_TOO_LARGE and the stream carries on.
+func TestChunkTooLarge(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.InputQueueBytes = 64 << 10 })
+	s := e.open(t, spec("s1", "alice", ""))
+	if err := s.Write(context.Background(), make([]byte, 64<<10+2)); !isCode(err, protocol.CodeChunkTooLarge) {
+		t.Fatalf("oversized chunk: %v", err)
+	}
+	writeAll(t, s, script(1, 2))
+	stop(t, s)
+	if got := finalTexts(e.rec.wait(t, "final", finalCount(1))); !slices.Equal(got, []string{words(1, 2)}) {
+		t.Errorf("finals %q", got)
+	}
+}
+
 // TestStreamWithoutAudio: a container stream that never got a byte ends without
 // the decoder's "empty stream" refusal reaching its owner: audio:stop ends it
 // quietly, the idle timeout with STREAM_IDLE.
@@ -730,6 +745,29 @@ func TestTranscribeClipFailure(t *testing.T) {
 	checkGuarantees(t, evs) // the announced utterance still gets its (empty) final
 	if rs := results(evs); len(rs) != 1 || *rs[0].RequestID != "r" {
 		t.Errorf("results %+v", rs)
+	}
+}
+
+// TestTranscribeClipInvalidAudio: a clip the decoder refuses is answered once,
+// by the call's error; the runtime does not also send the owner audio:error.
+func TestTranscribeClipInvalidAudio(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Classify = func(err error) Fault {
+			if errors.Is(err, errEnded) {
+				return FaultEnded
+			}
+			return defaultClassify(err)
+		}
+	})
+	e.dec.endOnError = true // as the host does
+	sp := spec("s1", "alice", "")
+	sp.Format = protocol.FormatWAV
+	err := e.rt.TranscribeClip(context.Background(), sp, frame(1), "r") // no RIFF header
+	if !isCode(err, protocol.CodeInvalidAudio) {
+		t.Fatalf("clip error %v", err)
+	}
+	if n := countEvent(e.rec.all(), protocol.EventAudioError); n != 0 {
+		t.Errorf("%d audio:error events published besides the call's error", n)
 	}
 }
 

@@ -257,6 +257,11 @@ func (s *stream) endedError() error {
 }
 
 func (s *stream) Write(ctx context.Context, audio []byte) error {
+	if limit := s.rt.opts.InputQueueBytes; len(audio) > limit {
+		// Bigger than the stream's whole input buffer: it could only go in alone,
+		// as seconds of audio at once, and then the stream falls behind.
+		return protocol.Errorf(protocol.CodeChunkTooLarge, "audio chunk of %d bytes: the limit is %d (the stream's input buffer); send smaller chunks", len(audio), limit)
+	}
 	s.mu.Lock()
 	if s.state != stateOpen {
 		err := s.endedError()
@@ -526,7 +531,9 @@ func (s *stream) runDecode(dec DecodeStream) {
 				code, msg = wireCode(se), se.Message
 			}
 			s.log.Info("decoder refused the stream", "code", code, "message", msg)
-			s.rt.pub.PublishToUser(s.spec.SessionID, s.spec.UserID, protocol.EventAudioError, protocol.Error{Code: code, Message: msg, SessionID: s.spec.SessionID})
+			if s.clip == nil { // a clip's refusal is the answer to its request, sent by the caller
+				s.rt.pub.PublishToUser(s.spec.SessionID, s.spec.UserID, protocol.EventAudioError, protocol.Error{Code: code, Message: msg, SessionID: s.spec.SessionID})
+			}
 			s.endInput(protocol.Errorf(code, "%s", msg)) // the transcriber still drains what was decoded
 			return
 		case FaultUnavailable:
