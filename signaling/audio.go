@@ -1,10 +1,12 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 
 	"golang.org/x/time/rate"
@@ -55,21 +57,70 @@ func sessionEnded(id string) *protocol.Error {
 
 func (c *conn) streamSpec(sess *session, format string, sampleRate, channels int) protocol.StreamSpec {
 	return protocol.StreamSpec{SessionID: sess.id, UserID: c.userID(), UserName: c.claims.Name, Role: c.claims.Role,
-		Pipeline: sess.pipeline, Format: format, SampleRate: sampleRate, Channels: channels, Source: "websocket"}
+		Pipeline: sess.pipeline, Format: format, SampleRate: sampleRate, Channels: monoChannels(format, channels), Source: "websocket"}
 }
 
+// Rates and channel counts a stream may declare (the decoder's own range is wider).
+const (
+	minSampleRate, maxSampleRate = 1000, 384000
+	maxChannels                  = 8
+)
+
+// checkFormat checks a stream's declared format before anything is opened: an
+// unknown format or a rate or channel count out of range is UNSUPPORTED_FORMAT, a
+// field the format needs and lacks is BAD_REQUEST. pcm16 needs sampleRate and
+// channels (the contract); f32 needs sampleRate, and its channels default to 1
+// (monoChannels). Containers carry their own; what they declare is only range-checked.
 func checkFormat(id, format string, sampleRate, channels int) *protocol.Error {
+	unsupported := func(msg string) *protocol.Error {
+		return &protocol.Error{Code: protocol.CodeUnsupportedFormat, SessionID: id, Message: msg}
+	}
 	if !slices.Contains(wireFormats, format) {
-		return &protocol.Error{Code: protocol.CodeUnsupportedFormat, SessionID: id,
-			Message: "format must be one of webm, ogg, pcm16, f32, wav"}
+		return unsupported("format must be one of webm, ogg, pcm16, f32, wav")
 	}
-	if (format == protocol.FormatPCM16 || format == protocol.FormatF32) && (sampleRate <= 0 || channels <= 0) {
-		return &protocol.Error{Code: protocol.CodeBadRequest, SessionID: id, Message: format + " needs sampleRate and channels"}
+	if format == protocol.FormatPCM16 && (sampleRate == 0 || channels == 0) {
+		return &protocol.Error{Code: protocol.CodeBadRequest, SessionID: id, Message: "pcm16 needs sampleRate and channels"}
 	}
-	if sampleRate < 0 || sampleRate > 384000 || channels < 0 || channels > 8 {
-		return &protocol.Error{Code: protocol.CodeBadRequest, SessionID: id, Message: "sampleRate or channels out of range"}
+	if format == protocol.FormatF32 && sampleRate == 0 {
+		return &protocol.Error{Code: protocol.CodeBadRequest, SessionID: id, Message: "f32 needs sampleRate"}
+	}
+	if sampleRate != 0 && (sampleRate < minSampleRate || sampleRate > maxSampleRate) {
+		return unsupported(fmt.Sprintf("sampleRate must be %d-%d Hz", minSampleRate, maxSampleRate))
+	}
+	if channels != 0 && (channels < 1 || channels > maxChannels) {
+		return unsupported(fmt.Sprintf("channels must be 1-%d", maxChannels))
 	}
 	return nil
+}
+
+// monoChannels is the channel count of a stream: f32 without one is mono.
+func monoChannels(format string, channels int) int {
+	if format == protocol.FormatF32 && channels == 0 {
+		return 1
+	}
+	return channels
+}
+
+// containerMagic is how the first bytes of a container stream begin.
+var containerMagic = map[string][]byte{
+	protocol.FormatWebM: {0x1a, 0x45, 0xdf, 0xa3}, // EBML
+	protocol.FormatOgg:  []byte("OggS"),
+	protocol.FormatWAV:  []byte("RIFF"),
+}
+
+// checkFirstChunk refuses, before a stream is opened for it, a first chunk that
+// cannot begin a container stream: typically a MediaRecorder chunk from the middle
+// of a recording whose stream has ended (after an error, an idle time-out). Opening
+// a stream for each such chunk would fail each time. Chunks shorter than the magic
+// are left to the decoder.
+func checkFirstChunk(id, format string, chunk []byte) *protocol.Error {
+	magic, ok := containerMagic[format]
+	if !ok || len(chunk) < len(magic) || bytes.HasPrefix(chunk, magic) ||
+		(format == protocol.FormatWAV && bytes.HasPrefix(chunk, []byte("RF64"))) {
+		return nil
+	}
+	return &protocol.Error{Code: protocol.CodeInvalidAudio, SessionID: id,
+		Message: "a " + format + " stream must begin with its container header; this chunk does not (restart the recorder to begin a new stream)"}
 }
 
 // openStream opens c's stream in sess through the runtime.
@@ -87,7 +138,8 @@ func (s *Server) openStream(c *conn, sess *session, media Media, spec protocol.S
 		return nil, s.asProtocolError(err, sess.id, "open stream")
 	}
 	burst := max(2*s.opts.AudioBytesPerSecond, int(s.opts.MaxMessageSize))
-	st := &streamState{sessionID: sess.id, sess: sess, ms: ms, lim: rate.NewLimiter(rate.Limit(s.opts.AudioBytesPerSecond), burst)}
+	st := &streamState{sessionID: sess.id, sess: sess, ms: ms, format: spec.Format,
+		lim: rate.NewLimiter(rate.Limit(s.opts.AudioBytesPerSecond), burst)}
 	c.mu.Lock()
 	if c.streams == nil {
 		c.streams = make(map[string]*streamState, 1)
@@ -251,11 +303,19 @@ func handleAudioStream(s *Server, c *conn, req *request) {
 		c.fail(req, perr)
 		return
 	}
+	if len(audio) == 0 { // before a stream is opened for it
+		c.fail(req, &protocol.Error{Code: protocol.CodeInvalidAudio, Message: "empty audio chunk", SessionID: p.SessionID})
+		return
+	}
 	c.mu.Lock()
 	st := c.streams[p.SessionID]
 	c.mu.Unlock()
 	if st == nil {
-		if perr := checkFormat(p.SessionID, p.Format, p.SampleRate, p.Channels); perr != nil {
+		perr := checkFormat(p.SessionID, p.Format, p.SampleRate, p.Channels)
+		if perr == nil {
+			perr = checkFirstChunk(p.SessionID, p.Format, audio)
+		}
+		if perr != nil {
 			c.fail(req, perr)
 			return
 		}
@@ -263,6 +323,10 @@ func handleAudioStream(s *Server, c *conn, req *request) {
 			c.fail(req, perr)
 			return
 		}
+	} else if p.Format != "" && p.Format != st.format {
+		c.fail(req, &protocol.Error{Code: protocol.CodeBadRequest, SessionID: p.SessionID,
+			Message: "this session's stream is " + st.format + ": send audio:stop before streaming " + quote(p.Format)})
+		return
 	}
 	if perr := s.write(c, st, audio); perr != nil {
 		c.fail(req, perr)

@@ -63,6 +63,13 @@ func TestAudioStreamBase64AndClip(t *testing.T) {
 	e := newEnv(t, nil)
 	alice := joined(t, e, "alice", protocol.RoleInterviewer, "s1")
 	b64 := base64.StdEncoding.EncodeToString
+	// A stream's first chunk that cannot begin it (a chunk from the middle of a
+	// recording) opens no stream; nor does an empty one.
+	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": b64([]byte("middle"))})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeInvalidAudio)
+	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": ""})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeInvalidAudio)
+	// Chunks shorter than the header's magic are left to the decoder.
 	id := alice.request(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": b64([]byte("abc"))})
 	alice.expectAck(id)
 	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": b64([]byte("def")), "sequence": 2})
@@ -71,6 +78,9 @@ func TestAudioStreamBase64AndClip(t *testing.T) {
 	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm"})
 	alice.expectErr(protocol.EventAudioError, protocol.CodeBadRequest)
 	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "webm", "audioData": 12})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeBadRequest)
+	// Later chunks must be of the stream's format.
+	alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "pcm16", "sampleRate": 16000, "channels": 1, "audioData": b64([]byte("gh"))})
 	alice.expectErr(protocol.EventAudioError, protocol.CodeBadRequest)
 	alice.send(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
 	if r := decodeInto[protocol.TranscriptionResult](t, alice.expect(protocol.EventTranscriptionResult).Data); r.Text != "abcdef" {
@@ -82,8 +92,28 @@ func TestAudioStreamBase64AndClip(t *testing.T) {
 	alice.expectErr(protocol.EventAudioError, protocol.CodeUnsupportedFormat)
 	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "pcm16"})
 	alice.expectErr(protocol.EventAudioError, protocol.CodeBadRequest)
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "f32"})
+	alice.expectErr(protocol.EventAudioError, protocol.CodeBadRequest)
+	// Rates and channel counts out of range are refused before a stream opens.
+	for _, bad := range []map[string]any{
+		{"format": "pcm16", "sampleRate": 999, "channels": 1},
+		{"format": "pcm16", "sampleRate": 400000, "channels": 1},
+		{"format": "pcm16", "sampleRate": 16000, "channels": 9},
+		{"format": "f32", "sampleRate": -1},
+		{"format": "webm", "sampleRate": 5},
+	} {
+		bad["sessionId"] = "s1"
+		alice.send(protocol.EventAudioStart, bad)
+		alice.expectErr(protocol.EventAudioError, protocol.CodeUnsupportedFormat)
+	}
+	// f32 without channels is mono.
+	id = alice.request(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "f32", "sampleRate": 48000})
+	alice.expect(protocol.EventAudioStarted)
+	alice.expectAck(id)
+	alice.send(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	alice.expect(protocol.EventTranscriptionResult)
 	// The runtime's own coded refusal passes through.
-	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "wav", "sampleRate": 1})
+	alice.send(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "wav", "sampleRate": 1234})
 	if e := alice.expectErr(protocol.EventAudioError, protocol.CodeInvalidAudio); e.SessionID != "s1" {
 		t.Fatalf("%+v", e)
 	}

@@ -85,6 +85,7 @@ type conn struct {
 	// Owned by the reading goroutine (one at a time).
 	asm         *socketio.Assembler // Socket.IO binary packets being assembled
 	lim         *rate.Limiter
+	audioLim    *rate.Limiter // audio chunks: binary frames, audio:stream
 	strikes     int
 	strikeStart time.Time
 
@@ -125,12 +126,14 @@ type streamState struct {
 	sess      *session
 	ms        MediaStream
 	lim       *rate.Limiter
+	format    string // what the stream was opened with; later chunks must match
 }
 
 func (s *Server) newConn(ws *websocket.Conn, fr framing, endpoint string) *conn {
 	c := &conn{s: s, id: newID(), ws: ws, fr: fr, endpoint: endpoint}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lim = rate.NewLimiter(rate.Limit(s.opts.EventRate), s.opts.EventBurst)
+	c.audioLim = rate.NewLimiter(rate.Limit(s.opts.AudioChunkRate), s.opts.AudioChunkBurst)
 	ws.SetReadLimit(s.opts.MaxMessageSize)
 	return c
 }
@@ -494,7 +497,11 @@ func (c *conn) extendRead() {
 
 // admit applies the event rate limit. Sustained abuse closes the connection with 4029.
 func (c *conn) admit(req *request) bool {
-	if c.lim.Allow() {
+	lim, what, perSec := c.lim, "events", c.s.opts.EventRate
+	if req.Event == protocol.EventAudioStream {
+		lim, what, perSec = c.audioLim, "audio chunks", c.s.opts.AudioChunkRate
+	}
+	if lim.Allow() {
 		return true
 	}
 	now := time.Now()
@@ -507,7 +514,7 @@ func (c *conn) admit(req *request) bool {
 		c.closeWith(protocol.CloseRateLimited, "rate limit", reasonRateLimited, true)
 		return false
 	}
-	c.fail(req, protocol.Errorf(protocol.CodeRateLimited, "too many events: limit is %g per second", c.s.opts.EventRate))
+	c.fail(req, protocol.Errorf(protocol.CodeRateLimited, "too many %s: limit is %g per second", what, perSec))
 	return false
 }
 

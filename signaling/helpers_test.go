@@ -374,7 +374,7 @@ func (m *fakeMedia) HasPipeline(name string) bool { return name == "interview" |
 func (m *fakeMedia) DefaultPipeline() string      { return "interview" }
 
 func (m *fakeMedia) OpenStream(_ context.Context, spec protocol.StreamSpec) (MediaStream, error) {
-	if spec.Format == protocol.FormatWAV && spec.SampleRate == 1 {
+	if spec.Format == protocol.FormatWAV && spec.SampleRate == 1234 {
 		return nil, protocol.Errorf(protocol.CodeInvalidAudio, "fake refuses this stream")
 	}
 	m.mu.Lock()

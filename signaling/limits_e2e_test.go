@@ -392,3 +392,39 @@ func TestRefusedPeerIgnoringClose(t *testing.T) {
 		}
 	}
 }
+
+// TestAudioChunksHaveTheirOwnBudget: audio chunks (binary frames and audio:stream)
+// are limited by AudioChunkRate, not by the event rate, so a client streaming
+// 20 ms frames keeps its event budget for control events; chunks over their own
+// budget get RATE_LIMITED.
+func TestAudioChunksHaveTheirOwnBudget(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.EventRate, o.EventBurst = 0.001, 5
+		o.AudioChunkRate, o.AudioChunkBurst = 0.001, 30
+	})
+	alice := joined(t, e, "alice", protocol.RoleInterviewer, "s1") // event 1
+	id := alice.request(protocol.EventAudioStart, map[string]any{"sessionId": "s1", "format": "pcm16", "sampleRate": 16000, "channels": 1})
+	alice.expect(protocol.EventAudioStarted) // event 2
+	alice.expectAck(id)
+	b64 := base64.StdEncoding.EncodeToString([]byte("xy"))
+	for i := range 30 { // the whole audio budget, far beyond the event budget
+		if i%2 == 0 {
+			alice.sendBinary([]byte("ab"))
+		} else {
+			alice.send(protocol.EventAudioStream, map[string]any{"sessionId": "s1", "format": "pcm16", "sampleRate": 16000, "channels": 1, "audioData": b64})
+		}
+	}
+	// Control events still pass (events 3 and 4)...
+	alice.send(protocol.EventSessionStatus, map[string]string{"sessionId": "s1", "status": "active"})
+	alice.expect(protocol.EventSessionStatusUpdated)
+	// ...and the 31st chunk is over the audio budget.
+	alice.sendBinary([]byte("ab"))
+	if perr := alice.expectErr(protocol.EventAudioError, protocol.CodeRateLimited); !strings.Contains(perr.Message, "audio chunks") {
+		t.Fatalf("message %q", perr.Message)
+	}
+	id = alice.request(protocol.EventAudioStop, map[string]string{"sessionId": "s1"})
+	if r := decodeInto[protocol.TranscriptionResult](t, alice.expect(protocol.EventTranscriptionResult).Data); len(r.Text) != 60 {
+		t.Fatalf("stream got %d bytes, want the 30 chunks' 60", len(r.Text))
+	}
+	alice.expectAck(id)
+}

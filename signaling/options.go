@@ -91,10 +91,15 @@ type Options struct {
 	// always allowed. Empty: only same-host origins.
 	AllowedOrigins []string
 
-	MaxMessageSize     int64         // largest inbound frame in bytes (1 MiB); larger closes with 1009
-	AuthMessageSize    int64         // largest inbound message kept before authentication, token included (16 KiB, capped at MaxMessageSize); larger is UNAUTHORIZED (4001)
-	EventRate          float64       // inbound events per second per connection (100)
-	EventBurst         int           // token bucket size (200)
+	MaxMessageSize  int64   // largest inbound frame in bytes (1 MiB); larger closes with 1009
+	AuthMessageSize int64   // largest inbound message kept before authentication, token included (16 KiB, capped at MaxMessageSize); larger is UNAUTHORIZED (4001)
+	EventRate       float64 // inbound events per second per connection (100)
+	EventBurst      int     // token bucket size (200)
+	// Audio chunks (binary frames, audio:stream events) have their own bucket, so that
+	// a client sending 20 ms frames (50 a second) keeps the event budget for control
+	// events; their bytes are limited per stream by AudioBytesPerSecond.
+	AudioChunkRate     float64       // audio chunks per second per connection (250: 4 ms chunks)
+	AudioChunkBurst    int           // (500)
 	RateLimitStrikes   int           // refused events within RateLimitWindow that close with 4029 (100)
 	RateLimitWindow    time.Duration // (10 s)
 	OutboundQueueBytes int           // per-connection send queue bound; overflow closes with 4008 (1 MiB)
@@ -157,6 +162,8 @@ func (o *Options) setDefaults() {
 	setDefault(&o.AuthMessageSize, preAuthMessageSize)
 	setDefault(&o.EventRate, 100)
 	setDefault(&o.EventBurst, 200)
+	setDefault(&o.AudioChunkRate, 250)
+	setDefault(&o.AudioChunkBurst, 500)
 	setDefault(&o.RateLimitStrikes, 100)
 	setDefault(&o.RateLimitWindow, 10*time.Second)
 	setDefault(&o.OutboundQueueBytes, 1<<20)

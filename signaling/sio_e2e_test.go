@@ -149,7 +149,7 @@ func TestSocketIOConnectAndEvents(t *testing.T) {
 	c.expectErr(protocol.EventError, protocol.CodeBadRequest)
 
 	// Binary attachment: audio:stream with the audio as attachment 0.
-	c.sioSend(`451-/interview,3["audio:stream",{"sessionId":"s1","format":"webm","audioData":{"_placeholder":true,"num":0}}]`)
+	c.sioSend(`451-/interview,3["audio:stream",{"sessionId":"s1","format":"pcm16","sampleRate":16000,"channels":1,"audioData":{"_placeholder":true,"num":0}}]`)
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, []byte("opus-bytes")); err != nil {
 		t.Fatal(err)
 	}
