@@ -61,6 +61,22 @@ func wavHeader(b []byte) ([]byte, headerState) {
 	}
 }
 
+// wavFormat reads the rate and channel count from a complete WAV header (what
+// wavHeader returned); zeros when it has no usable fmt chunk.
+func wavFormat(h []byte) (rate, channels int) {
+	for off := 12; off+8 <= len(h); {
+		size := int(binary.LittleEndian.Uint32(h[off+4 : off+8]))
+		if bytes.Equal(h[off:off+4], []byte("fmt ")) {
+			if size < 8 || off+16 > len(h) {
+				return 0, 0
+			}
+			return int(binary.LittleEndian.Uint32(h[off+12 : off+16])), int(binary.LittleEndian.Uint16(h[off+10 : off+12]))
+		}
+		off += 8 + size + size&1
+	}
+	return 0, 0
+}
+
 func oggHeader(b []byte) ([]byte, headerState) {
 	off := 0
 	for {

@@ -627,6 +627,42 @@ func TestRelayAudio(t *testing.T) {
 	}
 }
 
+// TestRelayFormat: audio:received says the rate and channels of container streams
+// that did not declare them: the WAV header's, Opus's 48 kHz.
+func TestRelayFormat(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Definitions[0].RelayAudio = true })
+	hdr := make([]byte, 44)
+	copy(hdr, "RIFF\x00\x00\x00\x00WAVEfmt ")
+	binary.LittleEndian.PutUint32(hdr[16:], 16)
+	binary.LittleEndian.PutUint16(hdr[20:], 1)     // PCM
+	binary.LittleEndian.PutUint16(hdr[22:], 2)     // channels
+	binary.LittleEndian.PutUint32(hdr[24:], 22050) // rate
+	copy(hdr[36:], "data")
+	for _, tc := range []struct {
+		format         string
+		first          []byte
+		rate, channels int
+	}{
+		{protocol.FormatWAV, append(hdr, frame(1)...), 22050, 2},
+		{protocol.FormatWebM, []byte{0x1a, 0x45, 0xdf, 0xa3}, 48000, 0},
+	} {
+		sp := spec("s1", "alice", "")
+		sp.Format, sp.SampleRate, sp.Channels = tc.format, 0, 0
+		s := e.open(t, sp)
+		_ = s.Write(context.Background(), tc.first)
+		_ = s.Stop(context.Background())
+		var got *protocol.AudioReceived
+		for _, ev := range e.rec.all() {
+			if p, ok := ev.payload.(protocol.AudioReceived); ok && p.Format == tc.format {
+				got = &p
+			}
+		}
+		if got == nil || got.SampleRate != tc.rate || got.Channels != tc.channels {
+			t.Errorf("%s: relay %+v, want %d Hz, %d channels", tc.format, got, tc.rate, tc.channels)
+		}
+	}
+}
+
 func TestSuggestionsRolesAndSupersede(t *testing.T) {
 	e := newEnv(t, nil)
 	iv := e.open(t, spec("s1", "ivan", protocol.RoleInterviewer))

@@ -294,14 +294,32 @@ func (s *stream) Write(ctx context.Context, audio []byte) error {
 		s.mu.Lock()
 		seq := s.seq
 		s.seq++
+		rate, channels := s.relayFormatLocked()
 		s.mu.Unlock()
 		s.rt.pub.Publish(s.spec.SessionID, protocol.EventAudioReceived, protocol.AudioReceived{
 			SessionID: s.spec.SessionID, FromUserID: s.spec.UserID,
 			AudioData: base64.StdEncoding.EncodeToString(audio),
-			Format:    s.spec.Format, SampleRate: s.spec.SampleRate, Sequence: seq,
+			Format:    s.spec.Format, SampleRate: rate, Channels: channels, Sequence: seq,
 		}, nil, s.spec.UserID)
 	}
 	return nil
+}
+
+// relayFormatLocked is the rate and channel count audio:received announces: what
+// the stream declared, else what its container says (a WAV header once read; Opus
+// in WebM or Ogg is always 48 kHz, its channel count left to the container), else 0
+// (not known yet).
+func (s *stream) relayFormatLocked() (rate, channels int) {
+	rate, channels = s.spec.SampleRate, s.spec.Channels
+	switch s.spec.Format {
+	case protocol.FormatWAV:
+		if r, c := wavFormat(s.header); r > 0 { // the header wins, as in the decoder
+			rate, channels = r, c
+		}
+	case protocol.FormatWebM, protocol.FormatOgg:
+		rate, channels = 48000, 0 // channels: the container's to say
+	}
+	return rate, channels
 }
 
 // sniffHeader collects the stream's first bytes until the container header is known.

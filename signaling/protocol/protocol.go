@@ -231,6 +231,7 @@ type AudioReceived struct {
 	AudioData  string `json:"audioData"`
 	Format     string `json:"format"`
 	SampleRate int    `json:"sampleRate"`
+	Channels   int    `json:"channels,omitempty"` // extension: when known
 	Sequence   int64  `json:"sequence"`
 }
 
