@@ -313,7 +313,12 @@ func (s *stream) Close() error {
 func (s *stream) sticky() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.recvErr
+	if s.recvErr != nil {
+		return s.recvErr
+	}
+	// Aborted (Close, or a call's context ended): gRPC may still hand out a message
+	// that had arrived before, which the caller has given up on.
+	return s.cause
 }
 
 // end records why the stream is over (Recv returns it from now on) and releases
@@ -433,6 +438,9 @@ func (c *Client) OpenDecode(ctx context.Context, f sdk.Format) (*DecodeStream, e
 
 // Send sends a chunk of bytes.
 func (s *DecodeStream) Send(ctx context.Context, chunk []byte) error {
+	if cause := s.ourCause(); cause != nil {
+		return cause // closed: gRPC may still take a message after the cancel
+	}
 	if err := s.pace(ctx); err != nil {
 		return err
 	}
@@ -508,6 +516,9 @@ func (c *Client) OpenTranscribe(ctx context.Context, st sdk.TranscribeStart) (*T
 
 // Send sends audio or a control message.
 func (s *TranscribeStream) Send(ctx context.Context, in sdk.AudioInput) error {
+	if cause := s.ourCause(); cause != nil {
+		return cause // closed: gRPC may still take a message after the cancel
+	}
 	defer s.watch(ctx)()
 	var req *pb.TranscribeRequest
 	switch in.Control {
@@ -602,6 +613,9 @@ func (c *Client) OpenSuggest(ctx context.Context, si sdk.SessionInfo) (*SuggestS
 
 // Send sends a final utterance.
 func (s *SuggestStream) Send(ctx context.Context, u sdk.Utterance) error {
+	if cause := s.ourCause(); cause != nil {
+		return cause // closed: gRPC may still take a message after the cancel
+	}
 	defer s.watch(ctx)()
 	return s.sendErr(s.gs.Send(&pb.SuggestRequest{Msg: &pb.SuggestRequest_Utterance{Utterance: &pb.Utterance{
 		UtteranceId: u.UtteranceID, SpeakerId: u.SpeakerID, Role: u.Role, Text: u.Text,
