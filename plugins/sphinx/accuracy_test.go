@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,7 +136,8 @@ func TestAccuracyTestdata(t *testing.T) {
 // each on the same transcriber (so the first stream gets the freshly loaded
 // decoder, the others a used one, as in a daemon), and returns the WER over
 // all of them. One realisation decides too little: the same speech under
-// different noise moves WER by up to three words in 63 (4.8 points).
+// different noise moves WER by up to five words in 63 (3 to 8 errors over 24
+// realisations).
 func werEspeakSeeds(t testing.TB, cfg string, seeds int) float64 {
 	tr := newConfigured(t, cfg)
 	clean, _ := espeakSentences(t, interviewQuestions, "en-us+klatt", 140, 0)
@@ -158,21 +160,21 @@ func werEspeakSeeds(t testing.TB, cfg string, seeds int) float64 {
 	return wer
 }
 
-// TestAccuracyEspeak measures WER on espeak-ng speech (en-us+klatt, 140 wpm).
+// TestAccuracyEspeak measures WER on espeak-ng speech (en-us+klatt, 140 wpm) and
+// holds it to the issue's target: ≤ 10% with a -50 dBFS noise floor.
 //
-// The issue's target is ≤ 10% on espeak-ng speech with a -50 dBFS noise floor.
-// On the ten interview questions under six noise realisations the default
-// measures 10.6% (13.0% with PocketSphinx's default phone lookahead, 21.2%
-// without the domain model; see docs/sphinx.md), so the assertion is a
-// regression bound, not the target. The forty-question set with digital silence
+// The ten interview questions are decoded under 24 realisations of the noise (one
+// stream each): one realisation moves WER by up to five words in 63, so six
+// (10.6%, what was asserted before as a regression bound) decide too little; 24
+// measure 8.9% (docs/sphinx.md). The forty-question set with digital silence
 // between sentences (the plugin's own noise floor at work) is held to ≤ 9%
 // (measured 5.0%).
 func TestAccuracyEspeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	if wer := werEspeakSeeds(t, `{}`, 6); wer > 0.12 {
-		t.Errorf("10 questions, -50 dBFS noise, 6 realisations: WER %.1f%% > 12%%", 100*wer)
+	if wer := werEspeakSeeds(t, `{}`, 24); wer > 0.10 {
+		t.Errorf("10 questions, -50 dBFS noise, 24 realisations: WER %.1f%% > 10%%", 100*wer)
 	}
 	all := append(slices.Clone(interviewQuestions), moreQuestions...)
 	if wer := werSentences(t, all, `{}`, "en-us+klatt", 140, 0); wer > 0.09 {
@@ -184,7 +186,8 @@ func TestAccuracyEspeak(t *testing.T) {
 // with SPHINX_MATRIX=1 (it takes minutes) and asserts nothing: it informs
 // defaults. SPHINX_CFGS replaces the configurations (JSON objects separated by
 // ";"), SPHINX_SETS picks sets: testdata, klatt, klatt6 (the ten questions
-// under six noise realisations, as TestAccuracyEspeak), klatt0 (digital silence),
+// under six noise realisations, as TestAccuracyEspeak; klatt12, klatt24: 12, 24),
+// klatt0 (digital silence),
 // klatt40, klatt40z (forty questions, -50 dBFS / digital silence), klatt30
 // (the thirty beyond the asserted ten, for tuning), default
 // (voice en-us, 160 wpm), m3 (en-us+m3).
@@ -215,6 +218,9 @@ func TestAccuracyMatrix(t *testing.T) {
 				werEspeak(t, cfg, "en-us+klatt", 140, -50)
 			case "klatt6": // the asserted set: six noise realisations
 				werEspeakSeeds(t, cfg, 6)
+			case "klatt12", "klatt24": // the same ten questions under more realisations
+				n, _ := strconv.Atoi(strings.TrimPrefix(set, "klatt"))
+				werEspeakSeeds(t, cfg, n)
 			case "klatt0":
 				werEspeak(t, cfg, "en-us+klatt", 140, 0)
 			case "klatt40":

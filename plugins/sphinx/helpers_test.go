@@ -148,10 +148,17 @@ func speechBounds(s []int16) (first, last int) {
 }
 
 // addNoise mixes Gaussian noise at dbfs (RMS) into s, as a microphone's noise
-// floor; the seed makes it reproducible.
+// floor; the seed makes it reproducible. dbfs is relative to a full-scale square
+// wave (RMS 32768), as sox and Audacity report RMS levels; SPHINX_NOISE_REF=aes17
+// (for TestAccuracyMatrix) takes AES17's reference instead, a full-scale sine (RMS
+// 32768/√2), which makes the same dbfs 3 dB quieter.
 func addNoise(s []int16, dbfs float64, seed uint64) []int16 {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	rms := 32768 * math.Pow(10, dbfs/20)
+	ref := 32768.0
+	if os.Getenv("SPHINX_NOISE_REF") == "aes17" {
+		ref /= math.Sqrt2
+	}
+	rms := ref * math.Pow(10, dbfs/20)
 	out := make([]int16, len(s))
 	for i, v := range s {
 		out[i] = int16(max(-32768, min(32767, math.Round(float64(v)+rng.NormFloat64()*rms))))
