@@ -80,6 +80,11 @@ func FuzzContainerHeader(f *testing.F) {
 			if st == headerDone && !bytes.HasPrefix(b, h) {
 				t.Fatalf("%s: prefix is not a prefix of the input", format)
 			}
+			if format == protocol.FormatWAV && st == headerDone {
+				if rate, _ := wavFormat(h); rate != 0 && !bytes.Contains(h, []byte("fmt ")) {
+					t.Fatalf("wav: %d Hz read from a header without a fmt chunk", rate)
+				}
+			}
 			rest, ok := resync(format, channels, h, b, offset)
 			if !ok {
 				if rest != nil {

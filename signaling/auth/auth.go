@@ -259,7 +259,7 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 		d.t = nil
 		return nil
 	}
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) || !json.Valid(b) {
 		return errors.New("a JWT time must be a number")
 	}
 	f, err := strconv.ParseFloat(string(b), 64)

@@ -193,3 +193,23 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNumericDate: the JWT time decoder (reached before the signature is checked)
+// never panics, and what it accepts is a JSON number within years 0-9999.
+func FuzzNumericDate(f *testing.F) {
+	for _, s := range []string{"0", "-1", "1790000000", "1790000000.5", "1e20", "\"1790000000\"", "null", "-0", "253402300799", "253402300800", "1e", "NaN", "Infinity", "[]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var d numericDate
+		if err := d.UnmarshalJSON(b); err != nil || d.t == nil {
+			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("accepted %q, which is not JSON", b)
+		}
+		if s := d.t.Unix(); s < -maxNumericDate-1 || s > maxNumericDate {
+			t.Fatalf("accepted %q as %d s", b, s)
+		}
+	})
+}
