@@ -425,15 +425,19 @@ func TestDecoderRefusesAudio(t *testing.T) {
 	}
 }
 
-func testDecoderRefusesAudio(t *testing.T, ended bool) {
-	e := newEnv(t, func(o *Options) {
-		o.Classify = func(err error) Fault {
-			if errors.Is(err, errEnded) {
-				return FaultEnded
-			}
-			return defaultClassify(err)
+// classifyEnded is the host's classifier as far as the fakes need it: a stream the
+// plugin ended (errEnded) is FaultEnded.
+func classifyEnded(o *Options) {
+	o.Classify = func(err error) Fault {
+		if errors.Is(err, errEnded) {
+			return FaultEnded
 		}
-	})
+		return defaultClassify(err)
+	}
+}
+
+func testDecoderRefusesAudio(t *testing.T, ended bool) {
+	e := newEnv(t, classifyEnded)
 	e.dec.endOnError = ended
 	sp := spec("s1", "alice", "")
 	sp.Format = protocol.FormatWAV
@@ -446,12 +450,19 @@ func testDecoderRefusesAudio(t *testing.T, ended bool) {
 	}
 }
 
-func TestIdleTimeoutDrains(t *testing.T) {
-	ended := make(chan *protocol.Error, 2)
-	e := newEnv(t, func(o *Options) {
+// idleEnv is an env whose streams close after 100 ms without audio; ended gets
+// each stream's end reason.
+func idleEnv(t *testing.T) (e *env, ended chan *protocol.Error) {
+	ended = make(chan *protocol.Error, 2)
+	e = newEnv(t, func(o *Options) {
 		o.Definitions[0].StreamIdleTimeout = 100 * time.Millisecond
 		o.OnStreamEnd = func(spec protocol.StreamSpec, id string, reason *protocol.Error) { ended <- reason }
 	})
+	return e, ended
+}
+
+func TestIdleTimeoutDrains(t *testing.T) {
+	e, ended := idleEnv(t)
 	s := e.open(t, spec("s1", "alice", ""))
 	writeAll(t, s, script(1, 2))
 	evs := e.rec.wait(t, "idle notice", func(evs []published) bool { return countEvent(evs, protocol.EventAudioError) == 1 })
@@ -523,11 +534,7 @@ func TestChunkTooLarge(t *testing.T) {
 // the decoder's "empty stream" refusal reaching its owner: audio:stop ends it
 // quietly, the idle timeout with STREAM_IDLE.
 func TestStreamWithoutAudio(t *testing.T) {
-	ended := make(chan *protocol.Error, 2)
-	e := newEnv(t, func(o *Options) {
-		o.Definitions[0].StreamIdleTimeout = 100 * time.Millisecond
-		o.OnStreamEnd = func(spec protocol.StreamSpec, id string, reason *protocol.Error) { ended <- reason }
-	})
+	e, ended := idleEnv(t)
 	sp := spec("s1", "alice", "")
 	sp.Format = protocol.FormatWAV
 	stop(t, e.open(t, sp))
@@ -787,14 +794,7 @@ func TestTranscribeClipFailure(t *testing.T) {
 // TestTranscribeClipInvalidAudio: a clip the decoder refuses is answered once,
 // by the call's error; the runtime does not also send the owner audio:error.
 func TestTranscribeClipInvalidAudio(t *testing.T) {
-	e := newEnv(t, func(o *Options) {
-		o.Classify = func(err error) Fault {
-			if errors.Is(err, errEnded) {
-				return FaultEnded
-			}
-			return defaultClassify(err)
-		}
-	})
+	e := newEnv(t, classifyEnded)
 	e.dec.endOnError = true // as the host does
 	sp := spec("s1", "alice", "")
 	sp.Format = protocol.FormatWAV
