@@ -360,10 +360,11 @@ type fakeTranscriber struct {
 	unavailable bool        // WaitReady gives up
 	neverReady  bool        // WaitReady waits until its context ends
 	gate        chan struct{}
-	noFinal     bool         // never emit finals on silence (only on finalize/EOF)
-	silentClose map[int]bool // open number → CloseSend is swallowed (the plugin hangs at the end)
-	outCap      int          // output buffer (default 8192 events)
-	failErr     error        // what a failAfter failure is (default ErrPluginFailed)
+	noFinal     bool          // never emit finals on silence (only on finalize/EOF)
+	silentClose map[int]bool  // open number → CloseSend is swallowed (the plugin hangs at the end)
+	outCap      int           // output buffer (default 8192 events)
+	failErr     error         // what a failAfter failure is (default ErrPluginFailed)
+	lookback    time.Duration // utterances start this much before their first word (a pre-speech buffer)
 }
 
 func (f *fakeTranscriber) OpenTranscribe(ctx context.Context, start sdk.TranscribeStart) (TranscribeStream, error) {
@@ -376,6 +377,7 @@ func (f *fakeTranscriber) OpenTranscribe(ctx context.Context, start sdk.Transcri
 	s := &fakeTranscribeStream{rate: start.SampleRate, out: make(chan TranscriptEvent, f.outCap), failed: make(chan struct{}),
 		failAfter: -1, hangAfter: -1, relative: f.relative, gate: f.gate, noFinal: f.noFinal, life: ctx.Done()}
 	s.failErr = cmp.Or(f.failErr, ErrPluginFailed)
+	s.lookback = f.lookback
 	if n, ok := f.failAfter[f.opens]; ok {
 		s.failAfter = n
 	}
@@ -410,6 +412,7 @@ type fakeTranscribeStream struct {
 	out                  chan TranscriptEvent
 	failed               chan struct{}
 	failErr              error
+	lookback             time.Duration
 	failAfter, hangAfter int
 	relative             bool
 	gate                 chan struct{}
@@ -479,7 +482,7 @@ func (s *fakeTranscribeStream) Send(ctx context.Context, in sdk.AudioInput) erro
 			continue
 		}
 		if !s.inUtt {
-			s.inUtt, s.start, s.words = true, ft, nil
+			s.inUtt, s.start, s.words = true, max(ft-s.lookback, 0), nil
 			s.emit(TranscriptEvent{Kind: SpeechStarted, At: ft})
 		}
 		s.silent = 0

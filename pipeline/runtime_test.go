@@ -515,6 +515,32 @@ func TestPluginCodesOnTheWire(t *testing.T) {
 	}
 }
 
+// TestUtterancesDoNotOverlap: a transcriber that starts an utterance on audio
+// before its first word (a pre-speech buffer) would make it overlap the final
+// before it, when that final was forced; published times never overlap.
+func TestUtterancesDoNotOverlap(t *testing.T) {
+	e := newEnv(t, nil)
+	e.tr.lookback = 200 * time.Millisecond
+	s := e.open(t, spec("s1", "alice", ""))
+	writeAll(t, s, script(1, 2))
+	if err := s.Finalize(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, s, script(3))
+	stop(t, s)
+	fs := finals(e.rec.wait(t, "two finals", finalCount(2)))
+	if len(fs) != 2 {
+		t.Fatalf("finals %+v", fs)
+	}
+	if fs[1].StartMs < fs[0].EndMs || fs[1].Words[0].StartMs < fs[0].EndMs {
+		t.Errorf("second utterance starts at %d ms (first word %d ms), before the first ended at %d ms",
+			fs[1].StartMs, fs[1].Words[0].StartMs, fs[0].EndMs)
+	}
+	if fs[1].EndMs < fs[1].StartMs {
+		t.Errorf("second utterance %d-%d ms", fs[1].StartMs, fs[1].EndMs)
+	}
+}
+
 // TestChunkTooLarge: a chunk bigger than the stream's input buffer is refused with
 // CHUNK_TOO_LARGE and the stream carries on.
 func TestChunkTooLarge(t *testing.T) {

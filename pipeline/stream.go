@@ -97,6 +97,7 @@ type stream struct {
 	// Owned by the transcriber supervisor.
 	utt       *utterance
 	nextUtt   int
+	lastEnd   time.Duration // end of the last final: later utterances start no earlier
 	tmap      timeMap
 	restart   map[string][]time.Time // per stage, recent restarts
 	rmu       sync.Mutex

@@ -99,15 +99,23 @@ func (s *stream) publishResult(r sdk.Result, final bool) {
 	if start == 0 && s.utt.start > 0 {
 		start = s.utt.start
 	}
+	// Utterances of a stream do not overlap: after a forced final a transcriber may
+	// start the next one on audio the final already covered (its pre-speech buffer).
+	start = max(start, s.lastEnd)
+	end := max(r.End, start)
 	words := make([]protocol.Word, len(r.Words))
 	for i, w := range r.Words {
-		words[i] = protocol.Word{Text: w.Text, StartMs: w.Start.Milliseconds(), EndMs: w.End.Milliseconds(), Confidence: w.Confidence}
+		ws := max(w.Start, s.lastEnd)
+		words[i] = protocol.Word{Text: w.Text, StartMs: ws.Milliseconds(), EndMs: max(w.End, ws).Milliseconds(), Confidence: w.Confidence}
+	}
+	if final {
+		s.lastEnd = end
 	}
 	s.rt.pub.Publish(s.spec.SessionID, protocol.EventTranscriptionResult, protocol.TranscriptionResult{
 		SessionID: s.spec.SessionID, StreamID: s.id, UserID: s.spec.UserID, Role: s.spec.Role,
 		UtteranceID: s.utt.id, Revision: s.utt.rev, Text: r.Text,
 		IsFinal: final, EndOfTurn: final && r.EndOfTurn, Confidence: r.Confidence,
-		StartMs: start.Milliseconds(), EndMs: max(r.End, start).Milliseconds(),
+		StartMs: start.Milliseconds(), EndMs: end.Milliseconds(),
 		Words: words, RequestID: s.requestID(),
 	}, nil, "")
 }
