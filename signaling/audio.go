@@ -120,7 +120,7 @@ func checkFirstChunk(id, format string, chunk []byte) *protocol.Error {
 		return nil
 	}
 	return &protocol.Error{Code: protocol.CodeInvalidAudio, SessionID: id,
-		Message: "a " + format + " stream must begin with its container header; this chunk does not (restart the recorder to begin a new stream)"}
+		Message: "this chunk cannot begin a stream in format " + format + ": it does not start with the container's header (restart the recorder to begin a new stream)"}
 }
 
 // openStream opens c's stream in sess through the runtime.
@@ -468,6 +468,13 @@ func handleTranscriptionRequest(s *Server, c *conn, req *request) {
 	var audio []byte
 	if perr == nil {
 		audio, perr = audioBytes(p.AudioData, req.Attachments, p.SessionID)
+	}
+	if perr == nil && len(audio) == 0 {
+		perr = &protocol.Error{Code: protocol.CodeInvalidAudio, Message: "empty audio clip", SessionID: p.SessionID}
+	}
+	if perr == nil {
+		// Refused before the clip is announced to the session.
+		perr = checkFirstChunk(p.SessionID, p.Format, audio)
 	}
 	if perr != nil {
 		c.fail(req, perr)

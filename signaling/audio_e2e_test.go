@@ -118,8 +118,15 @@ func TestAudioStreamBase64AndClip(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 
+	// A clip that is empty, or cannot begin its container, is refused before the
+	// runtime (and so the session) sees it.
+	for _, data := range []string{"", b64([]byte("garbage!"))} {
+		id = alice.request(protocol.EventTranscriptionRequest, map[string]any{"sessionId": "s1", "format": "webm", "audioData": data})
+		alice.expectErr(protocol.EventAudioError, protocol.CodeInvalidAudio)
+		alice.expectAck(id)
+	}
 	// One-shot clip: the result (with requestId) reaches the session, then the ack.
-	id = alice.request(protocol.EventTranscriptionRequest, map[string]any{"sessionId": "s1", "format": "wav", "audioData": b64([]byte("1234567")), "requestId": "r-1"})
+	id = alice.request(protocol.EventTranscriptionRequest, map[string]any{"sessionId": "s1", "format": "pcm16", "sampleRate": 16000, "channels": 1, "audioData": b64([]byte("1234567")), "requestId": "r-1"})
 	r := decodeInto[protocol.TranscriptionResult](t, alice.expect(protocol.EventTranscriptionResult).Data)
 	if r.RequestID == nil || *r.RequestID != "r-1" || r.Text != "clip of 7" {
 		t.Fatalf("clip result %+v", r)

@@ -135,7 +135,7 @@ func (t *Transcriber) Transcribe(ctx context.Context, start sdk.TranscribeStart,
 		// A decoder that ended cleanly between utterances can serve another
 		// stream; one left mid-utterance by an error is freed.
 		p.put(dec, err == nil && !st.uttOpen)
-		t.log.Debug("stream ended", "audio", st.at(st.fed)-st.base, "finals", st.finals, "error", err)
+		t.log.Debug("stream ended", "audio", (st.at(st.fed) - st.base).String(), "finals", st.finals, "error", err)
 	}()
 	if err := st.begin(); err != nil {
 		return fmt.Errorf("sphinx: start stream: %w", err)
