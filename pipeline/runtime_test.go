@@ -737,15 +737,23 @@ func TestSuggestionsRolesAndSupersede(t *testing.T) {
 	}
 }
 
-func TestSuggesterRestartResendsUnanswered(t *testing.T) {
-	e := newEnv(t, nil)
-	e.sug.failAfter = map[int]int{1: 1} // the second final kills the suggester
+// askTwoQuestions streams two interviewer utterances, each followed by silence,
+// waiting for each one's suggestion set, and stops the stream.
+func askTwoQuestions(t *testing.T, e *env) []published {
+	t.Helper()
 	iv := e.open(t, spec("s1", "ivan", protocol.RoleInterviewer))
 	writeAll(t, iv, script(append([]int{1}, silence(4)...)...))
 	e.rec.wait(t, "first suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 1 })
 	writeAll(t, iv, script(append([]int{2}, silence(4)...)...))
 	evs := e.rec.wait(t, "second suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 2 })
 	stop(t, iv)
+	return evs
+}
+
+func TestSuggesterRestartResendsUnanswered(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sug.failAfter = map[int]int{1: 1} // the second final kills the suggester
+	evs := askTwoQuestions(t, e)
 	var qs []string
 	for _, ev := range evs {
 		if p, ok := ev.payload.(protocol.Suggestions); ok {
@@ -999,12 +1007,7 @@ func TestSuggesterReopensWithinBudget(t *testing.T) {
 	e.sug.failAfter = map[int]int{1: 1} // the second final kills the suggester
 	// The plugin is not serving yet when the first two re-opens are tried.
 	e.sug.openErr = map[int]error{2: ErrPluginFailed, 3: ErrPluginFailed}
-	iv := e.open(t, spec("s1", "ivan", protocol.RoleInterviewer))
-	writeAll(t, iv, script(append([]int{1}, silence(4)...)...))
-	e.rec.wait(t, "first suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 1 })
-	writeAll(t, iv, script(append([]int{2}, silence(4)...)...))
-	evs := e.rec.wait(t, "second suggestion", func(evs []published) bool { return countEvent(evs, protocol.EventSuggestions) == 2 })
-	stop(t, iv)
+	evs := askTwoQuestions(t, e)
 	if e.sug.openCount() != 4 {
 		t.Errorf("suggester opened %d times, want 4", e.sug.openCount())
 	}
