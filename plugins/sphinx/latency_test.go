@@ -255,3 +255,30 @@ func BenchmarkLatencyRealtime(b *testing.B) {
 	b.ReportMetric(ms(percentile(partials, 0.5)), "partial1_p50_ms")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkStreamEnd measures how long Transcribe takes to return once its
+// input has ended (io.EOF) between utterances: what an audio:stop waits for
+// after the last final. The decoder goes back to the pool for the next stream.
+//
+//	go test -run '^$' -bench StreamEnd -benchtime 10x ./plugins/sphinx/
+func BenchmarkStreamEnd(b *testing.B) {
+	tr := newConfigured(b, `{}`)
+	inputs := chunked(addNoise(silence(time.Second), -50, 1), 20*time.Millisecond, 0)
+	var ends []time.Duration
+	for b.Loop() {
+		var eof time.Time
+		src := &sliceSource{items: inputs, onNext: func(i int) {
+			if i == len(inputs) {
+				eof = time.Now()
+			}
+		}}
+		sink := &recSink{t: b}
+		if err := tr.Transcribe(context.Background(), sdk.TranscribeStart{SampleRate: sampleRate}, src, sink); err != nil {
+			b.Fatal(err)
+		}
+		ends = append(ends, time.Since(eof))
+	}
+	b.ReportMetric(ms(percentile(ends, 0.5)), "p50_ms")
+	b.ReportMetric(ms(percentile(ends, 1)), "max_ms")
+	b.ReportMetric(0, "ns/op")
+}

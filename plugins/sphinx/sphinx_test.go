@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/earshot-dev/earshot/plugins/sdk"
+	"github.com/earshot-dev/earshot/plugins/sphinx/internal/pocketsphinx"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -320,11 +321,58 @@ func TestDecoderReuse(t *testing.T) {
 	}
 	tr.pool.put(d, true)
 	transcribe(t, tr, chunked(speech(t, "why should we hire you"), 50*time.Millisecond, 0))
+	if err := tr.pool.waitPrimed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	tr.pool.mu.Lock()
 	defer tr.pool.mu.Unlock()
 	if len(tr.pool.warm) != 1 || !tr.pool.warm[0].used {
 		t.Errorf("warm pool after a stream: %+v", tr.pool.warm)
 	}
+}
+
+// TestPrimingAfterPut: a stream's end does not wait for its decoder to be
+// primed for the next stream; the next stream does, and gets that decoder.
+func TestPrimingAfterPut(t *testing.T) {
+	tr := newConfigured(t, `{"pool_size":1,"max_streams":1}`)
+	p := tr.pool
+	release, started := make(chan struct{}), make(chan struct{})
+	prime := p.prime
+	p.prime = func(d *pocketsphinx.Decoder) error {
+		close(started)
+		<-release
+		return prime(d)
+	}
+	d, err := p.get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := make(chan struct{})
+	go func() {
+		p.put(d, true)
+		close(put)
+	}()
+	select {
+	case <-put:
+	case <-time.After(10 * time.Second):
+		t.Fatal("put is still waiting for the priming")
+	}
+	<-started
+	// A stream starting now waits for the priming (its context ends first here).
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.get(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("get during the priming = %v, want it to wait (context.Canceled)", err)
+	}
+	close(release)
+	next, err := p.get(context.Background())
+	if err != nil {
+		t.Fatalf("get after the priming: %v (the stream's slot should be free)", err)
+	}
+	if next != d {
+		t.Errorf("the next stream got another decoder, not the primed one")
+	}
+	p.put(next, false)
 }
 
 // TestExtraWords: a word from the words attribute is in the dictionary and
