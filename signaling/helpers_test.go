@@ -186,6 +186,18 @@ func (c *client) send(event string, data any) {
 	c.sendRaw(b)
 }
 
+// churn joins and leaves each session in turn: each join creates the session,
+// each leave leaves it empty.
+func (c *client) churn(ids ...string) {
+	c.t.Helper()
+	for _, id := range ids {
+		c.send(protocol.EventSessionJoin, map[string]string{"sessionId": id})
+		c.expect(protocol.EventSessionJoined)
+		c.send(protocol.EventSessionLeave, map[string]string{"sessionId": id})
+		c.expect(protocol.EventSessionLeft)
+	}
+}
+
 // request sends an event with an id and returns the id.
 func (c *client) request(event string, data any) int64 {
 	c.t.Helper()

@@ -18,13 +18,7 @@ func TestSessionLimit(t *testing.T) {
 	alice := e.connect("alice", protocol.RoleInterviewer)
 	bob := e.connect("bob", protocol.RoleCandidate)
 
-	// Churn: each join creates a session, each leave leaves it empty.
-	for _, id := range []string{"s1", "s2", "s3"} {
-		alice.send(protocol.EventSessionJoin, map[string]string{"sessionId": id})
-		alice.expect(protocol.EventSessionJoined)
-		alice.send(protocol.EventSessionLeave, map[string]string{"sessionId": id})
-		alice.expect(protocol.EventSessionLeft)
-	}
+	alice.churn("s1", "s2", "s3")
 	id := alice.request(protocol.EventSessionJoin, map[string]string{"sessionId": "s4"})
 	perr := alice.expectErr(protocol.EventSessionError, protocol.CodeSessionLimit)
 	if perr.SessionID != "s4" {

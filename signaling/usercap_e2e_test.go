@@ -21,13 +21,7 @@ func TestSessionLimitPerUser(t *testing.T) {
 	alice := e.connect("alice", protocol.RoleInterviewer)
 	bob := e.connect("bob", protocol.RoleCandidate)
 
-	// Churn: each join creates a session, each leave leaves it empty.
-	for _, id := range []string{"s1", "s2"} {
-		alice.send(protocol.EventSessionJoin, map[string]string{"sessionId": id})
-		alice.expect(protocol.EventSessionJoined)
-		alice.send(protocol.EventSessionLeave, map[string]string{"sessionId": id})
-		alice.expect(protocol.EventSessionLeft)
-	}
+	alice.churn("s1", "s2")
 	id := alice.request(protocol.EventSessionJoin, map[string]string{"sessionId": "s3"})
 	perr := alice.expectErr(protocol.EventSessionError, protocol.CodeSessionLimit)
 	if perr.SessionID != "s3" || !strings.Contains(perr.Message, "your limit of 2") ||
