@@ -2,6 +2,7 @@ package sphinx
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,8 +18,9 @@ import (
 // mean estimate is warm, which helps the next stream's first utterance. They
 // are primed for it (about 0.2–0.45 s of CPU) by a goroutine of their own,
 // owned by the pool and waited for by close, so that the stream that used them
-// returns at once; get waits for primings in flight, so a stream that starts
-// right after one ended still gets the warm decoder.
+// returns at once; get waits for the primings in flight when it is called (not
+// for later ones: a busy pool always has some), so a stream that starts right
+// after one ended still gets the warm decoder.
 type pool struct {
 	log   hclog.Logger
 	load  func() (*pocketsphinx.Decoder, error)
@@ -30,10 +32,9 @@ type pool struct {
 	mu     sync.Mutex
 	warm   []warmDecoder
 	closed bool
-	// priming counts the used decoders being primed; primed is closed when the
-	// count falls back to zero (nil while it is zero).
-	priming int
-	primed  chan struct{}
+	// priming holds one channel per used decoder being primed, closed when it
+	// is done.
+	priming []chan struct{}
 
 	kick   chan struct{} // asks the filler to top up
 	cancel context.CancelFunc
@@ -182,10 +183,8 @@ func (p *pool) put(d *pocketsphinx.Decoder, reusable bool) {
 		<-p.slots
 		return
 	}
-	if p.priming == 0 {
-		p.primed = make(chan struct{})
-	}
-	p.priming++
+	done := make(chan struct{})
+	p.priming = append(p.priming, done)
 	p.mu.Unlock()
 	go func() {
 		if err := p.prime(d); err != nil {
@@ -196,29 +195,33 @@ func (p *pool) put(d *pocketsphinx.Decoder, reusable bool) {
 		}
 		<-p.slots
 		p.mu.Lock()
-		p.priming--
-		if p.priming == 0 {
-			close(p.primed)
-			p.primed = nil
-		}
+		p.priming = slices.DeleteFunc(p.priming, func(c chan struct{}) bool { return c == done })
 		p.mu.Unlock()
+		close(done)
 	}()
 }
 
-// waitPrimed waits until no used decoder is being primed, or ctx ends.
-func (p *pool) waitPrimed(ctx context.Context) error {
+// waitPrimed waits until the decoders being primed when it is called are
+// done, or ctx ends.
+func (p *pool) waitPrimed(ctx context.Context) error { return waitAll(ctx, p.primingNow()) }
+
+// primingNow returns the done channels of the primings in flight.
+func (p *pool) primingNow() []chan struct{} {
 	p.mu.Lock()
-	primed := p.primed
-	p.mu.Unlock()
-	if primed == nil {
-		return nil
+	defer p.mu.Unlock()
+	return slices.Clone(p.priming)
+}
+
+// waitAll waits until every channel of chans is closed, or ctx ends.
+func waitAll(ctx context.Context, chans []chan struct{}) error {
+	for _, done := range chans {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case <-primed:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 // close stops the filler, waits for the primings in flight and frees the warm

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -373,6 +374,47 @@ func TestPrimingAfterPut(t *testing.T) {
 		t.Errorf("the next stream got another decoder, not the primed one")
 	}
 	p.put(next, false)
+}
+
+// TestPrimingDoesNotStarveGet: a stream that starts waits for the primings in
+// flight then, not for those that start later (on a busy pool some always are).
+func TestPrimingDoesNotStarveGet(t *testing.T) {
+	tr := newConfigured(t, `{"pool_size":2,"max_streams":3}`)
+	p := tr.pool
+	gates := map[*pocketsphinx.Decoder]chan struct{}{}
+	var mu sync.Mutex
+	prime := p.prime
+	p.prime = func(d *pocketsphinx.Decoder) error {
+		mu.Lock()
+		gate := gates[d]
+		mu.Unlock()
+		<-gate
+		return prime(d)
+	}
+	var ds [2]*pocketsphinx.Decoder
+	for i := range ds {
+		d, err := p.get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds[i] = d
+		mu.Lock()
+		gates[d] = make(chan struct{})
+		mu.Unlock()
+	}
+	p.put(ds[0], true)
+	before := p.primingNow()
+	p.put(ds[1], true) // starts after: not waited for
+	close(gates[ds[0]])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := waitAll(ctx, before); err != nil {
+		t.Errorf("waiting for the priming that was in flight: %v (it waited for the later one too)", err)
+	}
+	close(gates[ds[1]])
+	if err := p.waitPrimed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestExtraWords: a word from the words attribute is in the dictionary and
