@@ -329,3 +329,54 @@ func benchPaced(b *testing.B, spread bool, partialEvery int) {
 	b.ReportMetric(float64(pct(lat, 0.50).Microseconds()), "p50-µs")
 	b.ReportMetric(float64(pct(lat, 0.99).Microseconds()), "p99-µs")
 }
+
+// BenchmarkBatchRoundTrip measures what one round trip costs when the
+// connection is otherwise idle, as it is between the batches of the paced
+// streams: one stream sends a message every 8 ms (the coalescing window, so the
+// rate at which the spread schedule's batches leave) and waits for its answer.
+// "frame" sends one 20 ms frame, "40frames" one message of 40 frames, about what
+// a batch of the spread schedule carries in 40 messages. Nothing is
+// subtracted: the one ticker costs little beside the round trip.
+//
+//	/tmp/host.test -test.run '^$' -test.bench BatchRoundTrip -test.benchtime 1x
+func BenchmarkBatchRoundTrip(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		frames int
+	}{{"frame", 1}, {"40frames", 40}} {
+		b.Run(c.name, func(b *testing.B) {
+			const period, dur = 8 * time.Millisecond, 3 * time.Second
+			_, s := benchStage(b, 1)
+			ctx := context.Background()
+			st, err := s.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: 16000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			f := sdk.AudioInput{Samples: make([]int16, c.frames*320)}
+			for range b.N {
+				tick := time.NewTicker(period)
+				clock := startCPU(b, s.Pid())
+				start := time.Now()
+				n := 0
+				for ; time.Since(start) < dur; n++ {
+					<-tick.C
+					f.Start = time.Duration(n) * period
+					if err := st.Send(ctx, f); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := st.Recv(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				tick.Stop()
+				elapsed := time.Since(start)
+				d, p := clock.since()
+				b.ReportMetric(100*d.Seconds()/elapsed.Seconds(), "daemon-%core")
+				b.ReportMetric(100*p.Seconds()/elapsed.Seconds(), "plugin-%core")
+				b.ReportMetric(float64((d+p).Microseconds())/float64(n), "cpu-µs/roundtrip")
+				b.ReportMetric(float64(n)/elapsed.Seconds(), "roundtrips/s")
+			}
+		})
+	}
+}
