@@ -63,6 +63,19 @@ func benchStage(b *testing.B, partialEvery int) (*host.Host, *host.Stage) {
 	return h, s
 }
 
+// benchStream starts the pass-through transcriber, answering every frame, and
+// opens one stream on it, closed when the benchmark ends.
+func benchStream(b *testing.B) (*host.Stage, host.TranscribeStream) {
+	b.Helper()
+	_, s := benchStage(b, 1)
+	st, err := s.OpenTranscribe(context.Background(), sdk.TranscribeStart{SampleRate: 16000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	return s, st
+}
+
 type cpuClock struct {
 	b      *testing.B
 	self   syscall.Rusage
@@ -119,13 +132,8 @@ func benchFrame(i int) sdk.AudioInput {
 // BenchmarkTranscribeThroughput: one stream, frames sent as fast as the
 // connection takes them, partials received concurrently.
 func BenchmarkTranscribeThroughput(b *testing.B) {
-	_, s := benchStage(b, 1)
+	s, st := benchStream(b)
 	ctx := context.Background()
-	st, err := s.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: 16000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
 	frames := make([]sdk.AudioInput, 64)
 	for i := range frames {
 		frames[i] = benchFrame(i)
@@ -163,13 +171,8 @@ func BenchmarkTranscribeThroughput(b *testing.B) {
 // BenchmarkTranscribeLatency: one frame in flight at a time; the time from Send to
 // the frame's partial coming back is the latency the plugin hop adds.
 func BenchmarkTranscribeLatency(b *testing.B) {
-	_, s := benchStage(b, 1)
+	_, st := benchStream(b)
 	ctx := context.Background()
-	st, err := s.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: 16000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
 	f := benchFrame(0)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -346,13 +349,8 @@ func BenchmarkBatchRoundTrip(b *testing.B) {
 	}{{"frame", 1}, {"40frames", 40}} {
 		b.Run(c.name, func(b *testing.B) {
 			const period, dur = 8 * time.Millisecond, 3 * time.Second
-			_, s := benchStage(b, 1)
+			s, st := benchStream(b)
 			ctx := context.Background()
-			st, err := s.OpenTranscribe(ctx, sdk.TranscribeStart{SampleRate: 16000})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
 			f := sdk.AudioInput{Samples: make([]int16, c.frames*320)}
 			for range b.N {
 				tick := time.NewTicker(period)
