@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,6 @@ const (
 	defaultEndpoint        = 500 * time.Millisecond
 	defaultMaxUtterance    = 30 * time.Second
 	defaultPoolSize        = 1
-	defaultMaxStreams      = 16
 	defaultNoiseFloorDBFS  = -60.0
 	defaultVADThreshold    = 2.0
 	defaultFwdflat         = true
@@ -33,6 +33,16 @@ const (
 	defaultRedecodeFirst   = true
 	defaultDomainWeight    = 0.15
 )
+
+// defaultMaxStreams is one and a half streams per CPU this process may use
+// (GOMAXPROCS: the machine's, its CPU affinity's or its cgroup quota's),
+// rounded down, at least 2 and at most 1024. On 2 CPUs with the default
+// settings, 3 real-time streams got their finals within 2 s (p90), 4 fell
+// behind by several seconds, and 16 (the earlier fixed default) saturated the
+// machine until calls timed out (docs/benchmarks.md). Past the limit a stream
+// is refused (UNAVAILABLE; PIPELINE_UNAVAILABLE to the client) instead of
+// slowing every other one down.
+func defaultMaxStreams() int { return min(max(2, 3*runtime.GOMAXPROCS(0)/2), 1024) }
 
 // BuiltinDomainLM is the domain_language_model value naming the interview
 // model built into the plugin (interview.lm, made by internal/lmgen).
@@ -115,8 +125,8 @@ func schema() sdk.Schema {
 			Description: "Search the word lattice at the end of each utterance: more accurate, gives word posteriors (confidence), slower finals."},
 		{Name: "pool_size", Type: sdk.TypeNumber, Default: defaultPoolSize,
 			Description: "Decoders kept warm (about 90 MB each) so a new stream does not wait ~0.4 s for one to load."},
-		{Name: "max_streams", Type: sdk.TypeNumber, Default: defaultMaxStreams,
-			Description: "Most streams transcribed at once by this plugin process; more are refused with UNAVAILABLE."},
+		{Name: "max_streams", Type: sdk.TypeNumber, Default: defaultMaxStreams(),
+			Description: "Most streams transcribed at once by this plugin process; more are refused with UNAVAILABLE. Default: 1.5 per CPU the process may use (GOMAXPROCS), at least 2."},
 		{Name: "noise_floor_dbfs", Type: sdk.TypeNumber, Default: defaultNoiseFloorDBFS,
 			Description: "Level of the deterministic noise added to stretches quieter than it (digital silence from TTS or muted microphones wrecks the acoustic model); 0 turns it off."},
 		{Name: "vad_threshold", Type: sdk.TypeNumber, Default: defaultVADThreshold,
@@ -163,7 +173,7 @@ func parseConfig(cfg sdk.Config) (settings, error) {
 		Fwdflat:         defaultFwdflat,
 		Bestpath:        defaultBestpath,
 		PoolSize:        defaultPoolSize,
-		MaxStreams:      defaultMaxStreams,
+		MaxStreams:      defaultMaxStreams(),
 		NoiseFloorDBFS:  defaultNoiseFloorDBFS,
 		VADThreshold:    defaultVADThreshold,
 		CMNWeight:       defaultCMNWeight,

@@ -3,6 +3,7 @@ package sphinx
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -329,6 +330,24 @@ func TestDecoderReuse(t *testing.T) {
 	defer tr.pool.mu.Unlock()
 	if len(tr.pool.warm) != 1 || !tr.pool.warm[0].used {
 		t.Errorf("warm pool after a stream: %+v", tr.pool.warm)
+	}
+}
+
+// TestMaxStreamsDefault: max_streams defaults to 1.5 streams per CPU the
+// process may use, at least 2 and at most 1024, in the schema and in effect.
+func TestMaxStreamsDefault(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, c := range []struct{ procs, want int }{{1, 2}, {2, 3}, {3, 4}, {4, 6}, {16, 24}, {1000, 1024}} {
+		runtime.GOMAXPROCS(c.procs)
+		tr := newConfigured(t, `{"pool_size":0}`)
+		if tr.cfg.MaxStreams != c.want || cap(tr.pool.slots) != c.want {
+			t.Errorf("GOMAXPROCS %d: max_streams %d (pool slots %d), want %d", c.procs, tr.cfg.MaxStreams, cap(tr.pool.slots), c.want)
+		}
+		for _, a := range tr.ConfigSchema().Attributes {
+			if a.Name == "max_streams" && a.Default != c.want {
+				t.Errorf("GOMAXPROCS %d: schema default %v, want %d", c.procs, a.Default, c.want)
+			}
+		}
 	}
 }
 
