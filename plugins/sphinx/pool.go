@@ -171,21 +171,18 @@ func (p *pool) get(ctx context.Context) (*pocketsphinx.Decoder, error) {
 // between utterances) are primed again for the next stream and go back to the
 // pool; others are freed. The stream's slot is free once that is done.
 func (p *pool) put(d *pocketsphinx.Decoder, reusable bool) {
-	if !reusable {
-		d.Close()
-		<-p.slots
-		return
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		d.Close()
-		<-p.slots
-		return
-	}
 	done := make(chan struct{})
-	p.priming = append(p.priming, done)
+	p.mu.Lock()
+	prime := reusable && !p.closed // a closed pool frees it
+	if prime {
+		p.priming = append(p.priming, done)
+	}
 	p.mu.Unlock()
+	if !prime {
+		d.Close()
+		<-p.slots
+		return
+	}
 	go func() {
 		if err := p.prime(d); err != nil {
 			p.log.Warn("cannot prime a used decoder; freeing it", "error", err)

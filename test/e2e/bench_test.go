@@ -250,8 +250,7 @@ func BenchmarkConcurrentStreams(b *testing.B) {
 	}
 	// max_streams above the plugin's default (1.5 per CPU): the benchmark looks
 	// for the point where the finals fall behind.
-	sphinx := fmt.Sprintf("transcriber \"sphinx\" {\n    endpoint_silence = \"500ms\"\n    max_streams = %d\n  }", maxN)
-	d := StartDaemon(b, DaemonOptions{Config: speechConfig{EventRate: 200, Transcriber: sphinx}.hcl()})
+	d := StartDaemon(b, DaemonOptions{Config: speechConfig{EventRate: 200, MaxStreams: maxN}.hcl()})
 	// The first stream of a fresh plugin loads a decoder: do it before measuring.
 	runCapacity(b, d, 1)
 	for range b.N {

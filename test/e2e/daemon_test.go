@@ -428,6 +428,7 @@ type speechConfig struct {
 	RelayAudio      bool
 	EndpointSilence string
 	Transcriber     string // a full transcriber block; default sphinx
+	MaxStreams      int    // the default sphinx block's max_streams; 0: the plugin's default
 	ExtraPlugins    string
 	EventRate       int
 	AudioRateLimit  string
@@ -461,7 +462,11 @@ func (c speechConfig) hcl() string {
 	}
 	transcriber := c.Transcriber
 	if transcriber == "" {
-		transcriber = fmt.Sprintf("transcriber \"sphinx\" {\n    endpoint_silence = %q\n  }", c.EndpointSilence)
+		maxStreams := ""
+		if c.MaxStreams > 0 {
+			maxStreams = fmt.Sprintf("\n    max_streams = %d", c.MaxStreams)
+		}
+		transcriber = fmt.Sprintf("transcriber \"sphinx\" {\n    endpoint_silence = %q%s\n  }", c.EndpointSilence, maxStreams)
 	}
 	return fmt.Sprintf(`
 server {
