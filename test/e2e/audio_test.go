@@ -204,7 +204,7 @@ func TestTranscriberCrash(t *testing.T) {
 	checkTranscript(t, clip.Sentences[1], victimFinals[0].Text, maxWERSpeech, "describe", "conflict")
 	checkTranscript(t, clip.Text(), finalsText(finals), maxWERSpeech, "conflict", "want")
 	// The candidate saw the same finals, once each.
-	if got, want := finalsText(streamResults(listener.Finals(), streamID)), finalsText(finals); got != want {
+	if got, want := finalsText(listener.WaitFinals(10*time.Second, streamID, finals)), finalsText(finals); got != want {
 		t.Errorf("candidate's finals %q, interviewer's %q", got, want)
 	}
 	if m := d.Metrics(t); m[`earshot_pipeline_plugin_restarts_total{stage="transcribe"}`] < 1 {

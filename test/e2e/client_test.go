@@ -361,6 +361,21 @@ func IsFinalOf(streamID string) func(Event) bool {
 	}
 }
 
+// WaitFinals waits until c has received the final of every utterance of finals
+// (another member's copy can trail the speaker's audio:stop ack: they travel on
+// different connections) and returns c's finals of streamID.
+func (c *Client) WaitFinals(timeout time.Duration, streamID string, finals []Result) []Result {
+	c.t.Helper()
+	for _, f := range finals {
+		id := f.R.UtteranceID
+		c.WaitEvent(timeout, func(e Event) bool {
+			var r protocol.TranscriptionResult
+			return IsFinalOf(streamID)(e) && json.Unmarshal(e.Data, &r) == nil && r.UtteranceID == id
+		})
+	}
+	return streamResults(c.Finals(), streamID)
+}
+
 // Named matches events by name.
 func Named(name string) func(Event) bool {
 	return func(e Event) bool { return e.Name == name }

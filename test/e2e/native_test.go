@@ -182,7 +182,7 @@ func TestNativeFormats(t *testing.T) {
 				}
 			}
 			// The candidate hears the same finals.
-			if got, want := finalsText(streamResults(listener.Finals(), r.streamID)), finalsText(finals); got != want {
+			if got, want := finalsText(listener.WaitFinals(10*time.Second, r.streamID, finals)), finalsText(finals); got != want {
 				t.Errorf("candidate's finals %q, interviewer's %q", got, want)
 			}
 			r.checkSuggestions(t, "tell", "about")
