@@ -39,6 +39,10 @@ type pool struct {
 	kick   chan struct{} // asks the filler to top up
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// testHookWaiting, when set (tests only), is called by get with the
+	// primings it is about to wait for.
+	testHookWaiting func(priming []chan struct{})
 }
 
 // warmDecoder is a loaded decoder; used ones have a warm CMN estimate and are
@@ -125,7 +129,11 @@ func (p *pool) putWarm(d *pocketsphinx.Decoder, used bool) {
 // get returns a decoder for one stream, or UNAVAILABLE when max_streams
 // streams are running. Release it with put.
 func (p *pool) get(ctx context.Context) (*pocketsphinx.Decoder, error) {
-	if err := p.waitPrimed(ctx); err != nil {
+	priming := p.primingNow()
+	if p.testHookWaiting != nil {
+		p.testHookWaiting(priming)
+	}
+	if err := waitAll(ctx, priming); err != nil {
 		return nil, err
 	}
 	select {

@@ -421,18 +421,40 @@ func TestPrimingDoesNotStarveGet(t *testing.T) {
 		gates[d] = make(chan struct{})
 		mu.Unlock()
 	}
-	p.put(ds[0], true)
-	before := p.primingNow()
-	p.put(ds[1], true) // starts after: not waited for
-	close(gates[ds[0]])
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := waitAll(ctx, before); err != nil {
-		t.Errorf("waiting for the priming that was in flight: %v (it waited for the later one too)", err)
+	defer close(gates[ds[1]])
+
+	p.put(ds[0], true) // in flight when the stream below starts
+	waiting := make(chan []chan struct{}, 1)
+	p.testHookWaiting = func(priming []chan struct{}) { waiting <- priming }
+	type got struct {
+		d   *pocketsphinx.Decoder
+		err error
 	}
-	close(gates[ds[1]])
-	if err := p.waitPrimed(context.Background()); err != nil {
-		t.Fatal(err)
+	res := make(chan got, 1)
+	go func() {
+		d, err := p.get(context.Background())
+		res <- got{d, err}
+	}()
+	if n := len(<-waiting); n != 1 {
+		t.Fatalf("get waits for %d primings, want the 1 in flight", n)
+	}
+	p.testHookWaiting = nil
+	p.put(ds[1], true) // starts after get began: not waited for
+	close(gates[ds[0]])
+	select {
+	case r := <-res:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.d != ds[0] {
+			t.Errorf("get returned another decoder, not the one primed while it waited")
+		}
+		if n := len(p.primingNow()); n != 1 {
+			t.Errorf("%d primings in flight when get returned, want the later one", n)
+		}
+		p.put(r.d, false)
+	case <-time.After(10 * time.Second):
+		t.Fatal("get is still waiting: it waits for the priming that started after it")
 	}
 }
 
