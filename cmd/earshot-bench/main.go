@@ -8,7 +8,7 @@
 // child process (this binary, subcommand "dial"), so the server's memory is measured
 // alone. The fan-out figure is a Go benchmark:
 //
-//	go test -run XXX -bench Fanout ./signaling/
+//	go test -run '^$' -bench Fanout ./signaling/
 package main
 
 import (
