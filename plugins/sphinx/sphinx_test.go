@@ -421,7 +421,15 @@ func TestPrimingDoesNotStarveGet(t *testing.T) {
 		gates[d] = make(chan struct{})
 		mu.Unlock()
 	}
-	defer close(gates[ds[1]])
+	var opened [2]bool
+	open := func(i int) { // lets decoder i's priming finish
+		if !opened[i] {
+			opened[i] = true
+			close(gates[ds[i]])
+		}
+	}
+	defer open(1)
+	defer open(0) // a failure below must not leave the pool's close waiting
 
 	p.put(ds[0], true) // in flight when the stream below starts
 	waiting := make(chan []chan struct{}, 1)
@@ -440,7 +448,7 @@ func TestPrimingDoesNotStarveGet(t *testing.T) {
 	}
 	p.testHookWaiting = nil
 	p.put(ds[1], true) // starts after get began: not waited for
-	close(gates[ds[0]])
+	open(0)
 	select {
 	case r := <-res:
 		if r.err != nil {
